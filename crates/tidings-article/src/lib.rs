@@ -1,0 +1,1 @@
+//! Netnews article model (placeholder, being written).

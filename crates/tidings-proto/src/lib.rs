@@ -1,0 +1,1 @@
+//! NNTP wire format (placeholder, being written).

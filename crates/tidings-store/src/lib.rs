@@ -1,0 +1,1 @@
+//! Article storage (placeholder, being written).
