@@ -1,0 +1,3 @@
+#![no_main]
+//! Fuzz target: `tidings_proto::fuzz::command_decoder` must never panic, whatever the input.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tidings_proto::fuzz::command_decoder(data));
