@@ -1,1 +1,49 @@
-//! Netnews article model (placeholder, being written).
+//! Netnews article model for Tidings: pure parsing, validation and formatting of
+//! Usenet articles and the NNTP data derived from them.
+//!
+//! What it does:
+//! * [`headers`]: zero-copy header parsing (RFC 5322/5536) over raw article bytes,
+//!   with folding, case-insensitive names, order and duplicates kept, and the body
+//!   offset;
+//! * [`validate`]: required-header and syntax checks for transit and for injection
+//!   (RFC 5536/5537), with errors a person can read;
+//! * [`msgid`], [`group`], [`path`], [`xref`], [`date`]: the Message-ID, newsgroup name
+//!   and lists, Path, Xref and date syntaxes;
+//! * [`wildmat`]: RFC 3977 wildmats with INN's `[...]`, `\` and `@` poison extensions;
+//! * [`overview`]: RFC 3977 overview fields and lines;
+//! * [`cancel_lock`]: RFC 8315 Cancel-Lock / Cancel-Key;
+//! * [`edit`]: byte-exact header edits (prepend, append, replace, remove);
+//! * [`fuzz`]: the entry point for the fuzz target.
+//!
+//! What it does not do: no I/O, no clock (times are unix seconds passed in by the
+//! caller), no networking, no storage; it never requires an article or its body to be
+//! UTF-8 and does not decode MIME, encoded-words, charsets or yEnc; it does not apply
+//! site policy (which groups are carried, size limits, how old a Date may be) and does
+//! not check signatures of control messages (PGP).
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod cancel_lock;
+pub mod date;
+pub mod edit;
+pub mod fuzz;
+pub mod group;
+pub mod headers;
+pub mod msgid;
+pub mod overview;
+pub mod path;
+pub mod validate;
+pub mod wildmat;
+pub mod xref;
+
+pub use cancel_lock::Scheme;
+pub use date::{DateError, format_date, parse_date, parse_nntp_date};
+pub use edit::{EditError, append_header, prepend_header, remove_header, set_header};
+pub use group::{GroupName, GroupNameError, parse_newsgroups};
+pub use headers::{HeaderError, HeaderField, Headers};
+pub use msgid::{MessageId, MessageIdError};
+pub use overview::{Overview, OverviewError};
+pub use path::{Path, PathEntry, PathError};
+pub use validate::{ValidationError, validate_injection, validate_transit};
+pub use wildmat::{Wildmat, WildmatError};
+pub use xref::{Xref, XrefError, format_xref};

@@ -1,0 +1,268 @@
+//! Cancel-Lock and Cancel-Key (RFC 8315).
+//!
+//! A Cancel-Lock header lists `scheme:c-lock-string` elements; a Cancel-Key header lists
+//! `scheme:c-key-string` elements. A key matches a lock of the same scheme when
+//! `c-lock-string = base64(hash(c-key-string))`, the hash being taken over the
+//! base64 text of the key as it appears in the header (RFC 8315 §2.2). The key itself is
+//! usually derived as `base64(HMAC(secret, uid + message-id))` (RFC 8315 §4), which
+//! [`make_key`] does.
+//!
+//! Supported schemes: `sha256` (mandatory), `sha512`, `sha224`, `sha384`, and `sha1` (for
+//! verifying old articles). Unknown schemes are parsed but never match.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use hmac::{Hmac, Mac};
+use sha2::Digest;
+
+/// A Cancel-Lock hash scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// `sha1` (obsolete; verify only).
+    Sha1,
+    /// `sha224`.
+    Sha224,
+    /// `sha256` (mandatory to implement).
+    Sha256,
+    /// `sha384`.
+    Sha384,
+    /// `sha512`.
+    Sha512,
+}
+
+impl Scheme {
+    /// Looks a scheme up by its name (case-insensitive).
+    pub fn from_name(name: &[u8]) -> Option<Self> {
+        [
+            Scheme::Sha1,
+            Scheme::Sha224,
+            Scheme::Sha256,
+            Scheme::Sha384,
+            Scheme::Sha512,
+        ]
+        .into_iter()
+        .find(|s| s.name().as_bytes().eq_ignore_ascii_case(name))
+    }
+
+    /// The scheme's name as used in the headers.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Sha1 => "sha1",
+            Scheme::Sha224 => "sha224",
+            Scheme::Sha256 => "sha256",
+            Scheme::Sha384 => "sha384",
+            Scheme::Sha512 => "sha512",
+        }
+    }
+
+    fn hash(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            Scheme::Sha1 => sha1::Sha1::digest(data).to_vec(),
+            Scheme::Sha224 => sha2::Sha224::digest(data).to_vec(),
+            Scheme::Sha256 => sha2::Sha256::digest(data).to_vec(),
+            Scheme::Sha384 => sha2::Sha384::digest(data).to_vec(),
+            Scheme::Sha512 => sha2::Sha512::digest(data).to_vec(),
+        }
+    }
+
+    fn hmac(self, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+            // HMAC accepts keys of any length, so this never fails.
+            let Ok(mut m) = <M as hmac::digest::KeyInit>::new_from_slice(key) else {
+                return Vec::new();
+            };
+            for p in parts {
+                m.update(p);
+            }
+            m.finalize().into_bytes().to_vec()
+        }
+        match self {
+            Scheme::Sha1 => run::<Hmac<sha1::Sha1>>(key, parts),
+            Scheme::Sha224 => run::<Hmac<sha2::Sha224>>(key, parts),
+            Scheme::Sha256 => run::<Hmac<sha2::Sha256>>(key, parts),
+            Scheme::Sha384 => run::<Hmac<sha2::Sha384>>(key, parts),
+            Scheme::Sha512 => run::<Hmac<sha2::Sha512>>(key, parts),
+        }
+    }
+}
+
+/// Why a Cancel-Lock or Cancel-Key value was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CancelLockError {
+    /// The header has no element.
+    #[error("no element")]
+    Empty,
+    /// An element is not `scheme:base64`.
+    #[error("element is not scheme:base64")]
+    BadElement,
+    /// The base64 part does not decode.
+    #[error("invalid base64 in element")]
+    BadBase64,
+}
+
+/// One `scheme:string` element of a Cancel-Lock or Cancel-Key header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element {
+    /// The scheme name as written (lowercased).
+    pub scheme_name: String,
+    /// The scheme, if this crate knows it.
+    pub scheme: Option<Scheme>,
+    /// The base64 string (a c-lock-string or c-key-string).
+    pub value: String,
+}
+
+impl std::fmt::Display for Element {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.scheme_name, self.value)
+    }
+}
+
+/// Parses a Cancel-Lock or Cancel-Key value: whitespace-separated `scheme:base64`
+/// elements (comments in parentheses are skipped).
+pub fn parse_elements(value: &[u8]) -> Result<Vec<Element>, CancelLockError> {
+    let mut out = Vec::new();
+    let mut depth = 0u32;
+    let mut cleaned = Vec::with_capacity(value.len());
+    for &b in value {
+        match b {
+            b'(' => depth += 1,
+            b')' if depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            _ => cleaned.push(b),
+        }
+    }
+    for tok in cleaned
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|t| !t.is_empty())
+    {
+        let colon = memchr::memchr(b':', tok).ok_or(CancelLockError::BadElement)?;
+        let (name, val) = (&tok[..colon], &tok[colon + 1..]);
+        if name.is_empty()
+            || val.is_empty()
+            || !name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        {
+            return Err(CancelLockError::BadElement);
+        }
+        B64.decode(val).map_err(|_| CancelLockError::BadBase64)?;
+        let value = std::str::from_utf8(val)
+            .map_err(|_| CancelLockError::BadBase64)?
+            .to_owned();
+        out.push(Element {
+            scheme_name: String::from_utf8_lossy(name).to_ascii_lowercase(),
+            scheme: Scheme::from_name(name),
+            value,
+        });
+    }
+    if out.is_empty() {
+        return Err(CancelLockError::Empty);
+    }
+    Ok(out)
+}
+
+/// The c-key-string for a target article: `base64(HMAC(secret, uid + message_id))`
+/// (RFC 8315 §4). `uid` may be empty; `message_id` includes its angle brackets.
+pub fn make_key(scheme: Scheme, secret: &[u8], uid: &[u8], message_id: &str) -> String {
+    B64.encode(scheme.hmac(secret, &[uid, message_id.as_bytes()]))
+}
+
+/// The c-lock-string for a c-key-string: `base64(hash(key))`.
+pub fn lock_from_key(scheme: Scheme, key: &str) -> String {
+    B64.encode(scheme.hash(key.as_bytes()))
+}
+
+/// A full Cancel-Lock element (`sha256:...`) for an article we inject.
+pub fn make_lock_element(scheme: Scheme, secret: &[u8], uid: &[u8], message_id: &str) -> String {
+    format!(
+        "{}:{}",
+        scheme.name(),
+        lock_from_key(scheme, &make_key(scheme, secret, uid, message_id))
+    )
+}
+
+/// A full Cancel-Key element (`sha256:...`) for cancelling / superseding `message_id`.
+pub fn make_key_element(scheme: Scheme, secret: &[u8], uid: &[u8], message_id: &str) -> String {
+    format!(
+        "{}:{}",
+        scheme.name(),
+        make_key(scheme, secret, uid, message_id)
+    )
+}
+
+/// Whether some element of the Cancel-Key header matches some element of the
+/// Cancel-Lock header (same known scheme and `base64(hash(key)) == lock`). Malformed
+/// headers never verify.
+pub fn verify(cancel_lock: &[u8], cancel_key: &[u8]) -> bool {
+    let (Ok(locks), Ok(keys)) = (parse_elements(cancel_lock), parse_elements(cancel_key)) else {
+        return false;
+    };
+    keys.iter().any(|k| {
+        let Some(scheme) = k.scheme else { return false };
+        let h = scheme.hash(k.value.as_bytes());
+        locks.iter().any(|l| {
+            l.scheme == Some(scheme) && B64.decode(l.value.as_bytes()).is_ok_and(|v| v == h)
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc8315_example() {
+        // RFC 8315 §2.2 / §3 example pair (sha256).
+        let key = "qv1VXHYiCGjkX/N1nhfYKcAeUn8bCVhrWhoKuBSnpMA=";
+        assert_eq!(
+            lock_from_key(Scheme::Sha256, key),
+            "s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc="
+        );
+        assert!(verify(
+            b"sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=",
+            format!("sha256:{key}").as_bytes()
+        ));
+        assert!(verify(
+            b"sha1:bNXHc6ohSmeHaRHHW56BIWZJt+4= sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=",
+            format!(" SHA256:{key} (comment)").as_bytes()
+        ));
+        assert!(!verify(
+            b"sha512:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=",
+            format!("sha256:{key}").as_bytes()
+        ));
+    }
+
+    #[test]
+    fn hmac_key_matches_reference() {
+        // Reference values computed with openssl:
+        // printf '%s' '<12345@example.net>' | openssl dgst -sha256 -hmac 'secret' -binary | base64
+        let k = make_key(Scheme::Sha256, b"secret", b"", "<12345@example.net>");
+        assert_eq!(k, "hQtLL50pG51P5d5s9smZ8twu4XPEPcPyZFv4MNidlWE=");
+        let lock = make_lock_element(Scheme::Sha256, b"secret", b"", "<12345@example.net>");
+        let key = make_key_element(Scheme::Sha256, b"secret", b"", "<12345@example.net>");
+        assert!(verify(lock.as_bytes(), key.as_bytes()));
+        let other = make_key_element(Scheme::Sha256, b"secret", b"", "<other@example.net>");
+        assert!(!verify(lock.as_bytes(), other.as_bytes()));
+        for s in [Scheme::Sha1, Scheme::Sha224, Scheme::Sha384, Scheme::Sha512] {
+            let lock = make_lock_element(s, b"k", b"user", "<a@b>");
+            let key = make_key_element(s, b"k", b"user", "<a@b>");
+            assert!(verify(lock.as_bytes(), key.as_bytes()), "{s:?}");
+            assert!(lock.starts_with(s.name()));
+        }
+    }
+
+    #[test]
+    fn parsing() {
+        let e = parse_elements(b"sha256:AAAA x-new:BBBB").unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].scheme, Some(Scheme::Sha256));
+        assert_eq!(e[1].scheme, None);
+        assert_eq!(e[1].to_string(), "x-new:BBBB");
+        assert_eq!(parse_elements(b"  "), Err(CancelLockError::Empty));
+        assert_eq!(parse_elements(b"sha256"), Err(CancelLockError::BadElement));
+        assert_eq!(parse_elements(b"sha256:"), Err(CancelLockError::BadElement));
+        assert_eq!(
+            parse_elements(b"sha256:@@@"),
+            Err(CancelLockError::BadBase64)
+        );
+        assert!(!verify(b"garbage", b"sha256:AAAA"));
+    }
+}

@@ -1,0 +1,474 @@
+//! Dates: RFC 5322 date-time (with the obsolete forms seen on Usenet) to and from unix
+//! seconds, and the NNTP `NEWGROUPS`/`NEWNEWS` date form (RFC 3977 §7.3).
+//!
+//! No clock is read: where the current time matters (two-digit NNTP years) the caller
+//! passes it in. The calendar is the proleptic Gregorian one, computed here.
+
+use std::fmt::Write as _;
+
+/// Why a date could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DateError {
+    /// The value has non-ASCII bytes or an unknown word.
+    #[error("unrecognised token in date")]
+    BadToken,
+    /// Day, month, year or time is missing.
+    #[error("incomplete date (need day, month, year and time)")]
+    Incomplete,
+    /// A field is out of range (e.g. 31 Feb, hour 24, zone +9999).
+    #[error("date field out of range")]
+    OutOfRange,
+    /// Unbalanced parentheses in a comment.
+    #[error("unbalanced comment in date")]
+    BadComment,
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (any year, month 1..=12).
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400; // [0, 399]
+    let m = i64::from(month);
+    let mp = if m > 2 { m - 3 } else { m + 9 }; // March = 0
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1; // [0, 365]
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
+    era * 146_097 + doe - 719_468
+}
+
+/// The (year, month, day) of a count of days since 1970-01-01.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097; // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11]
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32; // [1, 31]
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32; // [1, 12]
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(y) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]; // 1970-01-01 was a Thursday
+
+fn month_from_name(t: &[u8]) -> Option<u32> {
+    if t.len() < 3 {
+        return None;
+    }
+    const FULL: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    FULL.iter()
+        .position(|full| {
+            let f = full.as_bytes();
+            t.len() <= f.len()
+                && t.eq_ignore_ascii_case(&f[..t.len()])
+                && (t.len() == 3 || t.len() == f.len() || (t.len() == 4 && f.starts_with(b"sept")))
+        })
+        .map(|i| i as u32 + 1)
+}
+
+fn is_weekday_name(t: &[u8]) -> bool {
+    const FULL: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    t.len() >= 3
+        && FULL.iter().any(|f| {
+            let f = f.as_bytes();
+            t.len() <= f.len()
+                && t.eq_ignore_ascii_case(&f[..t.len()])
+                && (t.len() == 3 || t.len() == f.len())
+        })
+}
+
+/// Offset in seconds of a named zone (RFC 5322 §4.3 obs-zone). Military single letters
+/// are treated as -0000 (unknown), as RFC 5322 recommends.
+fn zone_from_name(t: &[u8]) -> Option<i64> {
+    let h = 3600;
+    let named: &[(&str, i64)] = &[
+        ("UT", 0),
+        ("UTC", 0),
+        ("GMT", 0),
+        ("Z", 0),
+        ("EST", -5 * h),
+        ("EDT", -4 * h),
+        ("CST", -6 * h),
+        ("CDT", -5 * h),
+        ("MST", -7 * h),
+        ("MDT", -6 * h),
+        ("PST", -8 * h),
+        ("PDT", -7 * h),
+    ];
+    if let Some((_, off)) = named
+        .iter()
+        .find(|(n, _)| t.eq_ignore_ascii_case(n.as_bytes()))
+    {
+        return Some(*off);
+    }
+    match t {
+        [c] if c.is_ascii_alphabetic() && !c.eq_ignore_ascii_case(&b'j') => Some(0),
+        _ => None,
+    }
+}
+
+fn parse_num(t: &[u8]) -> Option<i64> {
+    if t.is_empty() || t.len() > 9 || !t.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(t.iter().fold(0i64, |a, &b| a * 10 + i64::from(b - b'0')))
+}
+
+/// Strips RFC 5322 comments (nested parentheses, with `\` quoting) into `out`, turning
+/// them into spaces.
+fn strip_comments(v: &[u8], out: &mut Vec<u8>) -> Result<(), DateError> {
+    let mut depth = 0u32;
+    let mut i = 0;
+    while i < v.len() {
+        let b = v[i];
+        if depth > 0 {
+            match b {
+                b'\\' => i += 1,
+                b'(' => depth += 1,
+                b')' => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                out.push(b' ');
+            }
+        } else if b == b'(' {
+            depth = 1;
+        } else if b == b')' {
+            return Err(DateError::BadComment);
+        } else {
+            out.push(b);
+        }
+        i += 1;
+    }
+    if depth > 0 {
+        Err(DateError::BadComment)
+    } else {
+        Ok(())
+    }
+}
+
+/// Parses an RFC 5322 date-time (Date, Injection-Date, Expires) into unix seconds.
+///
+/// Accepted beyond the strict grammar: missing or full-length day-of-week (not checked
+/// against the date), missing seconds, 2-digit years (00–49 → 20xx, 50–99 → 19xx) and
+/// 3-digit years (+1900), named zones UT/UTC/GMT/EST/EDT/CST/CDT/MST/MDT/PST/PDT,
+/// military one-letter zones (taken as -0000), a missing zone (taken as UTC), month
+/// and day names in any case, extra whitespace, comments in parentheses, and the
+/// asctime order `Tue Dec  1 03:57:09 2026`. Leap second 60 is accepted.
+pub fn parse_date(value: &[u8]) -> Result<i64, DateError> {
+    if !value.is_ascii() {
+        return Err(DateError::BadToken);
+    }
+    let mut buf = Vec::new();
+    let v: &[u8] = if memchr::memchr(b'(', value).is_some() || memchr::memchr(b')', value).is_some()
+    {
+        strip_comments(value, &mut buf)?;
+        &buf
+    } else {
+        value
+    };
+    let (mut day, mut month, mut year, mut time, mut zone) = (None, None, None, None, None);
+    for tok in v
+        .split(|b| b.is_ascii_whitespace() || *b == b',')
+        .filter(|t| !t.is_empty())
+    {
+        if memchr::memchr(b':', tok).is_some() {
+            if time.is_some() {
+                return Err(DateError::BadToken);
+            }
+            let mut parts = tok.split(|&b| b == b':');
+            let hh = parts
+                .next()
+                .and_then(parse_num)
+                .ok_or(DateError::BadToken)?;
+            let mm = parts
+                .next()
+                .and_then(parse_num)
+                .ok_or(DateError::BadToken)?;
+            let ss = match parts.next() {
+                Some(s) => parse_num(s).ok_or(DateError::BadToken)?,
+                None => 0,
+            };
+            if parts.next().is_some() {
+                return Err(DateError::BadToken);
+            }
+            if hh > 23 || mm > 59 || ss > 60 {
+                return Err(DateError::OutOfRange);
+            }
+            time = Some(hh * 3600 + mm * 60 + ss);
+        } else if let [sign @ (b'+' | b'-'), digits @ ..] = tok {
+            if zone.is_some() || digits.len() != 4 {
+                return Err(DateError::BadToken);
+            }
+            let n = parse_num(digits).ok_or(DateError::BadToken)?;
+            let (hh, mm) = (n / 100, n % 100);
+            if mm > 59 || hh > 99 {
+                return Err(DateError::OutOfRange);
+            }
+            let off = hh * 3600 + mm * 60;
+            zone = Some(if *sign == b'-' { -off } else { off });
+        } else if tok[0].is_ascii_digit() {
+            let n = parse_num(tok).ok_or(DateError::BadToken)?;
+            if tok.len() <= 2 && day.is_none() {
+                day = Some(n);
+            } else if year.is_none() {
+                year = Some(match tok.len() {
+                    1 | 2 if n < 50 => n + 2000,
+                    1 | 2 => n + 1900,
+                    3 => n + 1900,
+                    _ => n,
+                });
+            } else {
+                return Err(DateError::BadToken);
+            }
+        } else if let Some(m) = month_from_name(tok) {
+            if month.is_some() {
+                return Err(DateError::BadToken);
+            }
+            month = Some(m);
+        } else if is_weekday_name(tok) {
+            // Day-of-week is informational only.
+        } else if let Some(z) = zone_from_name(tok) {
+            if zone.is_some() {
+                return Err(DateError::BadToken);
+            }
+            zone = Some(z);
+        } else {
+            return Err(DateError::BadToken);
+        }
+    }
+    let (Some(day), Some(month), Some(year), Some(time)) = (day, month, year, time) else {
+        return Err(DateError::Incomplete);
+    };
+    if day < 1 || day > i64::from(days_in_month(year, month)) {
+        return Err(DateError::OutOfRange);
+    }
+    let days = days_from_civil(year, month, day as u32);
+    Ok(days * 86_400 + time - zone.unwrap_or(0))
+}
+
+/// Formats unix seconds as an RFC 5322 date in UTC, e.g. `Tue, 01 Dec 2026 03:57:09 +0000`
+/// (for Date and Injection-Date).
+pub fn format_date(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let wd = WEEKDAYS[days.rem_euclid(7) as usize];
+    let mon = MONTHS[(m as usize).saturating_sub(1) % 12];
+    let mut s = String::with_capacity(32);
+    let _ = write!(
+        s,
+        "{wd}, {d:02} {mon} {y:04} {:02}:{:02}:{:02} +0000",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    );
+    s
+}
+
+/// Parses the NEWGROUPS/NEWNEWS date and time arguments (RFC 3977 §7.3):
+/// `yymmdd` or `yyyymmdd`, and `hhmmss`, as UTC.
+///
+/// With a two-digit year, the century is the current one if `yy` is not greater than
+/// the current two-digit year, else the previous one; `now` (unix seconds) gives the
+/// current year. Without the `GMT` argument the RFC says the time is the server's local
+/// time: this crate has no notion of a local zone, so the caller subtracts its own offset
+/// if it wants that behaviour.
+pub fn parse_nntp_date(date: &str, time: &str, now: i64) -> Result<i64, DateError> {
+    let d = date.as_bytes();
+    let t = time.as_bytes();
+    if t.len() != 6 || !(d.len() == 6 || d.len() == 8) {
+        return Err(DateError::BadToken);
+    }
+    let num = |s: &[u8]| parse_num(s).ok_or(DateError::BadToken);
+    let (yr, rest) = d.split_at(d.len() - 4);
+    let mut year = num(yr)?;
+    if yr.len() == 2 {
+        let (cur, _, _) = civil_from_days(now.div_euclid(86_400));
+        let century = cur.div_euclid(100) * 100;
+        year += if year <= cur.rem_euclid(100) {
+            century
+        } else {
+            century - 100
+        };
+    }
+    let month = num(&rest[..2])?;
+    let day = num(&rest[2..])?;
+    let (hh, mm, ss) = (num(&t[..2])?, num(&t[2..4])?, num(&t[4..])?);
+    if !(1..=12).contains(&month) || hh > 23 || mm > 59 || ss > 60 {
+        return Err(DateError::OutOfRange);
+    }
+    let month = month as u32;
+    if day < 1 || day > i64::from(days_in_month(year, month)) {
+        return Err(DateError::OutOfRange);
+    }
+    Ok(days_from_civil(year, month, day as u32) * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn p(s: &str) -> Result<i64, DateError> {
+        parse_date(s.as_bytes())
+    }
+
+    #[test]
+    fn civil_round_trip_known() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    }
+
+    #[test]
+    fn rfc5322_forms() {
+        // RFC 5322 Appendix A.1.1 example.
+        assert_eq!(p("Fri, 21 Nov 1997 09:55:06 -0600"), Ok(880_127_706));
+        assert_eq!(p("21 Nov 1997 09:55:06 -0600"), Ok(880_127_706));
+        assert_eq!(p("Fri, 21 Nov 1997 15:55:06 GMT"), Ok(880_127_706));
+        assert_eq!(p("Friday, 21 NOV 97 15:55:06 UT"), Ok(880_127_706));
+        assert_eq!(p("Fri, 21 Nov 097 10:55:06 EST"), Ok(880_127_706));
+        assert_eq!(p("Fri, 21 Nov 1997 07:55:06 PST"), Ok(880_127_706));
+        assert_eq!(p("Fri, 21 Nov 1997 15:55 +0000"), Ok(880_127_700));
+        assert_eq!(
+            p("  Fri,21 Nov   1997\r\n 15:55:06 -0000 (UTC) "),
+            Ok(880_127_706)
+        );
+        assert_eq!(p("Fri, 21 Nov 1997 15:55:06 Z"), Ok(880_127_706));
+        assert_eq!(p("Fri, 21 Nov 1997 15:55:06 A"), Ok(880_127_706));
+        assert_eq!(p("Fri, 21 Nov 1997 15:55:06"), Ok(880_127_706));
+        assert_eq!(p("Fri Nov 21 15:55:06 1997"), Ok(880_127_706));
+        assert_eq!(
+            p("Thu, 13 Feb 69 23:32:54 -0330"),
+            p("Fri, 14 Feb 1969 03:02:54 +0000")
+        );
+        assert_eq!(p("1 Jan 49 00:00:00 +0000"), p("1 Jan 2049 00:00:00 +0000"));
+        assert_eq!(p("1 Jan 70 00:00:00 GMT"), Ok(0));
+        assert_eq!(p("1 Jan 1970 00:00:00 (comment (nested)) +0100"), Ok(-3600));
+    }
+
+    #[test]
+    fn bad_dates() {
+        assert_eq!(p(""), Err(DateError::Incomplete));
+        assert_eq!(p("21 Nov 1997"), Err(DateError::Incomplete));
+        assert_eq!(p("31 Feb 2020 00:00:00 +0000"), Err(DateError::OutOfRange));
+        assert_eq!(p("1 Jan 2020 24:00:00 +0000"), Err(DateError::OutOfRange));
+        assert_eq!(p("1 Foo 2020 00:00:00 +0000"), Err(DateError::BadToken));
+        assert_eq!(p("1 Jan 2020 00:00:00 +00000"), Err(DateError::BadToken));
+        assert_eq!(p("1 Jan 2020 00:00:00 (open"), Err(DateError::BadComment));
+        assert_eq!(
+            parse_date(b"1 Jan 2020 00:00:00 \xe9"),
+            Err(DateError::BadToken)
+        );
+        assert_eq!(p("1 Jan 2020 00:00:00 J"), Err(DateError::BadToken));
+        assert!(p("29 Feb 2024 00:00:00 +0000").is_ok());
+        assert_eq!(p("29 Feb 2023 00:00:00 +0000"), Err(DateError::OutOfRange));
+    }
+
+    #[test]
+    fn format() {
+        assert_eq!(format_date(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(format_date(880_127_706), "Fri, 21 Nov 1997 15:55:06 +0000");
+        assert_eq!(
+            format_date(1_796_097_429),
+            "Tue, 01 Dec 2026 03:57:09 +0000"
+        );
+        assert_eq!(format_date(-1), "Wed, 31 Dec 1969 23:59:59 +0000");
+    }
+
+    #[test]
+    fn nntp_dates() {
+        let now = p("1 Jun 2026 00:00:00 +0000").unwrap();
+        assert_eq!(parse_nntp_date("19970101", "000000", now), Ok(852_076_800));
+        assert_eq!(parse_nntp_date("970101", "000000", now), Ok(852_076_800));
+        assert_eq!(
+            parse_nntp_date("260101", "120000", now),
+            p("1 Jan 2026 12:00:00 +0000")
+        );
+        assert_eq!(
+            parse_nntp_date("270101", "000000", now),
+            p("1 Jan 1927 00:00:00 +0000")
+        );
+        assert_eq!(
+            parse_nntp_date("000101", "000000", now),
+            p("1 Jan 2000 00:00:00 +0000")
+        );
+        assert_eq!(
+            parse_nntp_date("2026011", "000000", now),
+            Err(DateError::BadToken)
+        );
+        assert_eq!(
+            parse_nntp_date("20261301", "000000", now),
+            Err(DateError::OutOfRange)
+        );
+        assert_eq!(
+            parse_nntp_date("20260101", "0000x0", now),
+            Err(DateError::BadToken)
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn format_then_parse(t in 0i64..7_258_118_400) {
+            // 1970-01-01 .. 2200-01-01
+            prop_assert_eq!(parse_date(format_date(t).as_bytes()), Ok(t));
+        }
+
+        #[test]
+        fn civil_inverse(d in -1_000_000i64..1_000_000) {
+            let (y, m, dd) = civil_from_days(d);
+            prop_assert_eq!(days_from_civil(y, m, dd), d);
+        }
+
+        #[test]
+        fn never_panics(s in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = parse_date(&s);
+        }
+
+        #[test]
+        fn never_panics_ascii(s in "[0-9A-Za-z :,+()-]{0,40}") {
+            let _ = parse_date(s.as_bytes());
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! Zero-copy parsing of the header block of an article (RFC 5322 §2.2, RFC 5536 §2).
+//!
+//! [`Headers::parse`] scans the raw article bytes once and records, for every header
+//! field, byte ranges into the input: the name, the (still folded) value and the whole
+//! raw field including its line terminator(s). Nothing is copied and nothing is decoded:
+//! values may contain 8-bit bytes, Latin-1 or broken UTF-8. Lines end in CRLF; a bare LF
+//! is tolerated. Order and duplicates are preserved. Names compare case-insensitively.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use memchr::memchr;
+
+/// Why a header block could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    /// The article has no header fields at all (it starts with the empty line or is empty).
+    #[error("Article has no header fields")]
+    Empty,
+    /// The first line of the article is a continuation line (starts with space or tab).
+    #[error("Header block starts with a continuation line")]
+    LeadingContinuation,
+    /// A header line has no colon.
+    #[error("Malformed header line {line}: no colon")]
+    MissingColon {
+        /// 1-based line number within the header block.
+        line: usize,
+    },
+    /// A header name is empty or contains a byte outside printable US-ASCII.
+    #[error("Malformed header line {line}: bad header name")]
+    BadName {
+        /// 1-based line number within the header block.
+        line: usize,
+    },
+}
+
+/// Byte ranges of one header field inside the parsed article.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FieldRanges {
+    name: Range<usize>,
+    value: Range<usize>,
+    raw: Range<usize>,
+}
+
+/// One header field, borrowed from the article bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderField<'a> {
+    name: &'a [u8],
+    value: &'a [u8],
+    raw: &'a [u8],
+}
+
+impl<'a> HeaderField<'a> {
+    /// The field name as written (without the colon).
+    pub fn name(&self) -> &'a [u8] {
+        self.name
+    }
+
+    /// The field value: after the colon and any leading SP/HTAB, up to (not including)
+    /// the final line terminator. Folding (CRLF followed by SP/HTAB) is kept.
+    pub fn value(&self) -> &'a [u8] {
+        self.value
+    }
+
+    /// The whole raw field, name to final line terminator inclusive, byte-exact.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// The value with folding removed (see [`unfold`]).
+    pub fn unfolded(&self) -> Cow<'a, [u8]> {
+        unfold(self.value)
+    }
+
+    /// Whether this field's name equals `name`, ignoring ASCII case.
+    pub fn name_is(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name.as_bytes())
+    }
+}
+
+/// The parsed header block of an article: ranges into the borrowed article bytes.
+#[derive(Debug, Clone)]
+pub struct Headers<'a> {
+    data: &'a [u8],
+    fields: Vec<FieldRanges>,
+    body_offset: usize,
+    header_end: usize,
+    has_separator: bool,
+}
+
+fn is_wsp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+impl<'a> Headers<'a> {
+    /// Parses the header block at the start of `data` (a whole article, or just headers).
+    ///
+    /// The header block ends at the first empty line (CRLF CRLF, or LF LF); the body
+    /// starts right after it. An article without an empty line is all headers, and its
+    /// body offset is `data.len()`.
+    pub fn parse(data: &'a [u8]) -> Result<Self, HeaderError> {
+        let mut fields: Vec<FieldRanges> = Vec::with_capacity(32);
+        let mut pos = 0usize;
+        let mut line_no = 0usize;
+        let len = data.len();
+        let mut body_offset = len;
+        let mut header_end = len;
+        let mut has_separator = false;
+        while pos < len {
+            line_no += 1;
+            let (content_end, next) = match memchr(b'\n', &data[pos..]) {
+                Some(i) => {
+                    let nl = pos + i;
+                    let ce = if nl > pos && data[nl - 1] == b'\r' {
+                        nl - 1
+                    } else {
+                        nl
+                    };
+                    (ce, nl + 1)
+                }
+                None => (len, len),
+            };
+            if content_end == pos {
+                // Empty line: end of the header block.
+                if fields.is_empty() {
+                    return Err(HeaderError::Empty);
+                }
+                header_end = pos;
+                body_offset = next;
+                has_separator = next > pos;
+                break;
+            }
+            let first = data[pos];
+            if is_wsp(first) {
+                match fields.last_mut() {
+                    Some(f) => {
+                        f.value.end = content_end;
+                        f.raw.end = next;
+                    }
+                    None => return Err(HeaderError::LeadingContinuation),
+                }
+                pos = next;
+                continue;
+            }
+            let line = &data[pos..content_end];
+            let colon = match memchr(b':', line) {
+                Some(c) => c,
+                None => return Err(HeaderError::MissingColon { line: line_no }),
+            };
+            if colon == 0 || !line[..colon].iter().all(|&b| (33..=126).contains(&b)) {
+                return Err(HeaderError::BadName { line: line_no });
+            }
+            let mut vstart = pos + colon + 1;
+            while vstart < content_end && is_wsp(data[vstart]) {
+                vstart += 1;
+            }
+            fields.push(FieldRanges {
+                name: pos..pos + colon,
+                value: vstart..content_end,
+                raw: pos..next,
+            });
+            pos = next;
+        }
+        if fields.is_empty() {
+            return Err(HeaderError::Empty);
+        }
+        if !has_separator {
+            header_end = len;
+        }
+        Ok(Headers {
+            data,
+            fields,
+            body_offset,
+            header_end,
+            has_separator,
+        })
+    }
+
+    fn field(&self, r: &FieldRanges) -> HeaderField<'a> {
+        let d = self.data;
+        HeaderField {
+            name: d.get(r.name.clone()).unwrap_or_default(),
+            value: d.get(r.value.clone()).unwrap_or_default(),
+            raw: d.get(r.raw.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// The bytes that were parsed (the whole article as given).
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// Offset of the first body byte (after the empty separator line); `data().len()` if
+    /// the article has no body.
+    pub fn body_offset(&self) -> usize {
+        self.body_offset
+    }
+
+    /// The body bytes (possibly empty).
+    pub fn body(&self) -> &'a [u8] {
+        self.data.get(self.body_offset..).unwrap_or_default()
+    }
+
+    /// The header fields, raw, without the empty separator line.
+    pub fn header_block(&self) -> &'a [u8] {
+        self.data.get(..self.header_end).unwrap_or_default()
+    }
+
+    /// Whether an empty line separated headers from a (possibly empty) body.
+    pub fn has_separator(&self) -> bool {
+        self.has_separator
+    }
+
+    /// Number of header fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether there are no fields (never true for a successfully parsed block).
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// All fields in order.
+    pub fn iter(&self) -> impl Iterator<Item = HeaderField<'a>> + '_ {
+        self.fields.iter().map(|r| self.field(r))
+    }
+
+    /// The field at `index` (in article order).
+    pub fn field_at(&self, index: usize) -> Option<HeaderField<'a>> {
+        self.fields.get(index).map(|r| self.field(r))
+    }
+
+    /// Byte range of the whole raw field at `index` within [`Headers::data`].
+    pub fn raw_range(&self, index: usize) -> Option<Range<usize>> {
+        self.fields.get(index).map(|r| r.raw.clone())
+    }
+
+    /// All fields named `name` (case-insensitive), in order.
+    pub fn get_all<'s>(&'s self, name: &'s str) -> impl Iterator<Item = HeaderField<'a>> + 's {
+        self.iter().filter(move |f| f.name_is(name))
+    }
+
+    /// The first field named `name` (case-insensitive).
+    pub fn get_field(&self, name: &str) -> Option<HeaderField<'a>> {
+        let n = name.as_bytes();
+        self.fields
+            .iter()
+            .find(|r| {
+                self.data
+                    .get(r.name.clone())
+                    .is_some_and(|x| x.eq_ignore_ascii_case(n))
+            })
+            .map(|r| self.field(r))
+    }
+
+    /// The (folded) value of the first field named `name`.
+    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+        self.get_field(name).map(|f| f.value)
+    }
+
+    /// The unfolded value of the first field named `name`.
+    pub fn get_unfolded(&self, name: &str) -> Option<Cow<'a, [u8]>> {
+        self.get_field(name).map(|f| f.unfolded())
+    }
+
+    /// How many fields are named `name`.
+    pub fn count(&self, name: &str) -> usize {
+        self.get_all(name).count()
+    }
+
+    /// Whether a field named `name` exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.get_field(name).is_some()
+    }
+}
+
+/// Removes folding from a header value: every CRLF (or bare LF) is deleted, keeping the
+/// whitespace that follows it (RFC 5322 §2.2.3). Trailing whitespace is kept. Borrows when
+/// the value has no line breaks.
+pub fn unfold(value: &[u8]) -> Cow<'_, [u8]> {
+    if memchr(b'\n', value).is_none() && memchr(b'\r', value).is_none() {
+        return Cow::Borrowed(value);
+    }
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        let b = value[i];
+        if b == b'\r' && value.get(i + 1) == Some(&b'\n') {
+            i += 2;
+            continue;
+        }
+        if b == b'\n' {
+            i += 1;
+            continue;
+        }
+        out.push(b);
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+/// Trims leading and trailing SP, HTAB, CR and LF.
+pub fn trim_ws(mut v: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = v {
+        if first.is_ascii_whitespace() {
+            v = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = v {
+        if last.is_ascii_whitespace() {
+            v = rest;
+        } else {
+            break;
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ART: &[u8] = b"Path: a!b!not-for-mail\r\nFrom: Joe <joe@example.com>\r\nSubject: hello\r\n  world\r\nsubject: dup\r\nX-Empty:\r\n\r\nbody line\r\n";
+
+    #[test]
+    fn parses_fields_and_body() {
+        let h = Headers::parse(ART).unwrap();
+        assert_eq!(h.len(), 5);
+        assert_eq!(h.get("path"), Some(&b"a!b!not-for-mail"[..]));
+        assert_eq!(h.get("SUBJECT"), Some(&b"hello\r\n  world"[..]));
+        assert_eq!(h.get_unfolded("Subject").unwrap().as_ref(), b"hello  world");
+        assert_eq!(h.count("subject"), 2);
+        assert_eq!(h.get("x-empty"), Some(&b""[..]));
+        assert_eq!(h.body(), b"body line\r\n");
+        assert!(h.has_separator());
+        assert_eq!(&ART[..h.header_block().len()], h.header_block());
+        let raw: Vec<u8> = h.iter().flat_map(|f| f.raw().to_vec()).collect();
+        assert_eq!(raw, h.header_block());
+        let names: Vec<&[u8]> = h.iter().map(|f| f.name()).collect();
+        assert_eq!(names[3], b"subject");
+    }
+
+    #[test]
+    fn bare_lf_and_no_body() {
+        let h = Headers::parse(b"A: 1\nB: 2\n\tcont\n").unwrap();
+        assert_eq!(h.get("b"), Some(&b"2\n\tcont"[..]));
+        assert_eq!(h.body_offset(), 16);
+        assert!(!h.has_separator());
+        let h = Headers::parse(b"A: 1\n\nbody").unwrap();
+        assert_eq!(h.body(), b"body");
+        let h = Headers::parse(b"A: 1").unwrap();
+        assert_eq!(h.get("a"), Some(&b"1"[..]));
+        assert!(h.body().is_empty());
+    }
+
+    #[test]
+    fn eight_bit_values() {
+        let h = Headers::parse(b"Subject: caf\xe9 \xff\xfe\r\n\r\n\x00\xff").unwrap();
+        assert_eq!(h.get("subject"), Some(&b"caf\xe9 \xff\xfe"[..]));
+        assert_eq!(h.body(), b"\x00\xff");
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(Headers::parse(b"").unwrap_err(), HeaderError::Empty);
+        assert_eq!(Headers::parse(b"\r\nbody").unwrap_err(), HeaderError::Empty);
+        assert_eq!(
+            Headers::parse(b" x: y\r\n").unwrap_err(),
+            HeaderError::LeadingContinuation
+        );
+        assert_eq!(
+            Headers::parse(b"A: b\r\nnocolon\r\n\r\n").unwrap_err(),
+            HeaderError::MissingColon { line: 2 }
+        );
+        assert_eq!(
+            Headers::parse(b": y\r\n").unwrap_err(),
+            HeaderError::BadName { line: 1 }
+        );
+        assert_eq!(
+            Headers::parse(b"A b: y\r\n").unwrap_err(),
+            HeaderError::BadName { line: 1 }
+        );
+    }
+
+    #[test]
+    fn unfold_and_trim() {
+        assert_eq!(unfold(b"a\r\n b\n\tc").as_ref(), b"a b\tc");
+        assert!(matches!(unfold(b"plain"), Cow::Borrowed(_)));
+        assert_eq!(trim_ws(b" \t x y \r\n"), b"x y");
+        assert_eq!(trim_ws(b"   "), b"");
+    }
+}

@@ -1,0 +1,544 @@
+//! Validation of an article's headers for transit (IHAVE/TAKETHIS) and for injection
+//! (POST), after RFC 5536 and RFC 5537.
+//!
+//! Both modes reject duplicates of single-instance headers and check the syntax of every
+//! known header that is present. They differ in what is required and how strict the
+//! Message-ID check is:
+//!
+//! * transit: From, Date, Message-ID, Newsgroups, Path and Subject are required, and the
+//!   Message-ID must be in the RFC 3977 form (the form the server can look up);
+//! * injection: From, Newsgroups and Subject are required (Message-ID, Date and Path are
+//!   added by the injecting agent when missing, RFC 5537 §3.5); a Message-ID that is
+//!   present must follow the strict RFC 5536 form; an article that already has an
+//!   Injection-Info header is refused (it was injected before).
+//!
+//! Error messages are meant for a person: the server puts them after 437/439/441.
+//! Offending values are quoted, truncated and stripped of control characters.
+
+use crate::cancel_lock::{CancelLockError, parse_elements};
+use crate::date::{DateError, parse_date};
+use crate::group::{GroupNameError, check_newsgroups, split_list};
+use crate::headers::{HeaderError, Headers, trim_ws};
+use crate::msgid::{MessageIdError, check_lookup, check_strict, split_msgids};
+use crate::path::{PathError, check_path};
+use crate::xref::{XrefError, check_xref};
+
+/// Why an article's headers were refused. Display is a reason a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    /// The header block itself could not be parsed.
+    #[error("Malformed headers: {0}")]
+    Malformed(#[from] HeaderError),
+    /// A required header is absent.
+    #[error("Missing required header: {0}")]
+    MissingHeader(&'static str),
+    /// A header that may occur once occurs more than once.
+    #[error("Duplicate header: {0}")]
+    DuplicateHeader(&'static str),
+    /// A header that must have content is empty.
+    #[error("Empty header: {0}")]
+    EmptyHeader(&'static str),
+    /// A message-id (Message-ID, Supersedes, References) is malformed.
+    #[error("Bad {header}: {value} ({reason})")]
+    BadMessageId {
+        /// The header name.
+        header: &'static str,
+        /// The offending value (sanitised, truncated).
+        value: String,
+        /// What is wrong.
+        reason: MessageIdError,
+    },
+    /// A date (Date, Injection-Date, Expires) is malformed.
+    #[error("Bad {header}: {value} ({reason})")]
+    BadDate {
+        /// The header name.
+        header: &'static str,
+        /// The offending value (sanitised, truncated).
+        value: String,
+        /// What is wrong.
+        reason: DateError,
+    },
+    /// A newsgroup list (Newsgroups, Followup-To) is malformed.
+    #[error("Bad {header}: {value} ({reason})")]
+    BadNewsgroups {
+        /// The header name.
+        header: &'static str,
+        /// The offending value (sanitised, truncated).
+        value: String,
+        /// What is wrong.
+        reason: GroupNameError,
+    },
+    /// The Path is malformed.
+    #[error("Bad Path: {value} ({reason})")]
+    BadPath {
+        /// The offending value (sanitised, truncated).
+        value: String,
+        /// What is wrong.
+        reason: PathError,
+    },
+    /// The Xref is malformed.
+    #[error("Bad Xref: {value} ({reason})")]
+    BadXref {
+        /// The offending value (sanitised, truncated).
+        value: String,
+        /// What is wrong.
+        reason: XrefError,
+    },
+    /// Cancel-Lock or Cancel-Key is malformed.
+    #[error("Bad {header}: {value} ({reason})")]
+    BadCancelLock {
+        /// The header name.
+        header: &'static str,
+        /// The offending value (sanitised, truncated).
+        value: String,
+        /// What is wrong.
+        reason: CancelLockError,
+    },
+    /// Any other header with bad syntax (From, Approved, Distribution, Control,
+    /// Injection-Info).
+    #[error("Bad {header}: {value} ({reason})")]
+    BadHeader {
+        /// The header name.
+        header: &'static str,
+        /// The offending value (sanitised, truncated).
+        value: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A POSTed article already carries Injection-Info.
+    #[error("Article already injected (has Injection-Info)")]
+    AlreadyInjected,
+}
+
+/// Renders a header value for an error message: lossy UTF-8, control characters as
+/// spaces, at most 80 characters.
+pub fn show_value(v: &[u8]) -> String {
+    let v = trim_ws(v);
+    let s = String::from_utf8_lossy(v);
+    let mut out: String = s
+        .chars()
+        .take(80)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if s.chars().nth(80).is_some() {
+        out.push_str("...");
+    }
+    out
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum H {
+    From,
+    Date,
+    MessageId,
+    Newsgroups,
+    Path,
+    Subject,
+    InjectionDate,
+    InjectionInfo,
+    Xref,
+    References,
+    FollowupTo,
+    Distribution,
+    Expires,
+    Control,
+    Approved,
+    Supersedes,
+    CancelLock,
+    CancelKey,
+    Sender,
+    ReplyTo,
+    Organization,
+    Summary,
+    UserAgent,
+    InReplyTo,
+}
+
+/// (name, id, single-instance)
+const KNOWN: [(&str, H, bool); 24] = [
+    ("From", H::From, true),
+    ("Date", H::Date, true),
+    ("Message-ID", H::MessageId, true),
+    ("Newsgroups", H::Newsgroups, true),
+    ("Path", H::Path, true),
+    ("Subject", H::Subject, true),
+    ("Injection-Date", H::InjectionDate, true),
+    ("Injection-Info", H::InjectionInfo, true),
+    ("Xref", H::Xref, true),
+    ("References", H::References, true),
+    ("Followup-To", H::FollowupTo, true),
+    ("Distribution", H::Distribution, true),
+    ("Expires", H::Expires, true),
+    ("Control", H::Control, true),
+    ("Approved", H::Approved, true),
+    ("Supersedes", H::Supersedes, true),
+    ("Cancel-Lock", H::CancelLock, false),
+    ("Cancel-Key", H::CancelKey, false),
+    ("Sender", H::Sender, true),
+    ("Reply-To", H::ReplyTo, true),
+    ("Organization", H::Organization, true),
+    ("Summary", H::Summary, true),
+    ("User-Agent", H::UserAgent, true),
+    ("In-Reply-To", H::InReplyTo, true),
+];
+
+fn classify(name: &[u8]) -> Option<usize> {
+    KNOWN
+        .iter()
+        .position(|(n, _, _)| n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Transit,
+    Injection,
+}
+
+/// Validates headers of an article received from a peer (IHAVE, TAKETHIS).
+pub fn validate_transit(h: &Headers<'_>) -> Result<(), ValidationError> {
+    validate(h, Mode::Transit)
+}
+
+/// Validates headers of an article posted by a client (POST), before the server adds
+/// Message-ID, Date, Path and Injection-* headers.
+pub fn validate_injection(h: &Headers<'_>) -> Result<(), ValidationError> {
+    validate(h, Mode::Injection)
+}
+
+/// Parses `article` and validates it for transit.
+pub fn validate_transit_bytes(article: &[u8]) -> Result<(), ValidationError> {
+    validate_transit(&Headers::parse(article)?)
+}
+
+/// Parses `article` and validates it for injection.
+pub fn validate_injection_bytes(article: &[u8]) -> Result<(), ValidationError> {
+    validate_injection(&Headers::parse(article)?)
+}
+
+fn has_address(v: &[u8]) -> bool {
+    memchr::memchr(b'@', v).is_some()
+}
+
+fn is_dist_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'_'
+}
+
+fn validate(h: &Headers<'_>, mode: Mode) -> Result<(), ValidationError> {
+    let mut seen = [false; KNOWN.len()];
+    for f in h.iter() {
+        let Some(idx) = classify(f.name()) else {
+            continue;
+        };
+        let (name, id, single) = KNOWN[idx];
+        if seen[idx] && single {
+            return Err(ValidationError::DuplicateHeader(name));
+        }
+        seen[idx] = true;
+        let v = trim_ws(f.value());
+        check_field(name, id, v, mode)?;
+    }
+    let required: &[usize] = match mode {
+        Mode::Transit => &[0, 1, 2, 3, 4, 5],
+        Mode::Injection => &[0, 3, 5],
+    };
+    for &r in required {
+        if !seen[r] {
+            return Err(ValidationError::MissingHeader(KNOWN[r].0));
+        }
+    }
+    Ok(())
+}
+
+fn check_field(name: &'static str, id: H, v: &[u8], mode: Mode) -> Result<(), ValidationError> {
+    let bad = |reason: &'static str| ValidationError::BadHeader {
+        header: name,
+        value: show_value(v),
+        reason,
+    };
+    let date = |v: &[u8]| {
+        parse_date(v)
+            .map(|_| ())
+            .map_err(|reason| ValidationError::BadDate {
+                header: name,
+                value: show_value(v),
+                reason,
+            })
+    };
+    let msgid = |v: &[u8], strict: bool| {
+        let r = if strict {
+            check_strict(v)
+        } else {
+            check_lookup(v)
+        };
+        r.map_err(|reason| ValidationError::BadMessageId {
+            header: name,
+            value: show_value(v),
+            reason,
+        })
+    };
+    let groups = |v: &[u8]| {
+        check_newsgroups(v)
+            .map(|_| ())
+            .map_err(|reason| ValidationError::BadNewsgroups {
+                header: name,
+                value: show_value(v),
+                reason,
+            })
+    };
+    let cancel = |v: &[u8]| {
+        parse_elements(v)
+            .map(|_| ())
+            .map_err(|reason| ValidationError::BadCancelLock {
+                header: name,
+                value: show_value(v),
+                reason,
+            })
+    };
+    match id {
+        H::From | H::Approved | H::Sender | H::ReplyTo => {
+            if v.is_empty() {
+                return Err(ValidationError::EmptyHeader(name));
+            }
+            if !has_address(v) {
+                return Err(bad("no e-mail address"));
+            }
+        }
+        H::Date | H::InjectionDate | H::Expires => date(v)?,
+        H::MessageId => msgid(v, mode == Mode::Injection)?,
+        H::Supersedes => msgid(v, false)?,
+        H::Newsgroups => groups(v)?,
+        H::FollowupTo => {
+            if v != b"poster" {
+                groups(v)?;
+            }
+        }
+        H::Path => {
+            check_path(v).map_err(|reason| ValidationError::BadPath {
+                value: show_value(v),
+                reason,
+            })?;
+        }
+        H::Xref => {
+            check_xref(v).map_err(|reason| ValidationError::BadXref {
+                value: show_value(v),
+                reason,
+            })?;
+        }
+        H::References => {
+            let mut n = 0;
+            for tok in split_msgids(v) {
+                let Some(tok) = tok else {
+                    return Err(bad("unclosed '<'"));
+                };
+                msgid(tok, false)?;
+                n += 1;
+            }
+            if n == 0 {
+                return Err(bad("no message-id"));
+            }
+        }
+        H::Distribution => {
+            for d in split_list(v) {
+                if d.is_empty() || !d.iter().all(|&b| is_dist_char(b)) {
+                    return Err(bad("distribution names are letters, digits, '+', '-', '_'"));
+                }
+            }
+        }
+        H::Control => {
+            let verb = v
+                .split(|b| b.is_ascii_whitespace())
+                .next()
+                .unwrap_or_default();
+            if verb.is_empty() || !verb.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-') {
+                return Err(bad("no control verb"));
+            }
+        }
+        H::InjectionInfo => {
+            if mode == Mode::Injection {
+                return Err(ValidationError::AlreadyInjected);
+            }
+            let end = v
+                .iter()
+                .position(|b| *b == b';' || b.is_ascii_whitespace())
+                .unwrap_or(v.len());
+            let host = &v[..end];
+            if host.is_empty()
+                || !host
+                    .iter()
+                    .all(|&b| (0x21..=0x7e).contains(&b) && b != b'!')
+            {
+                return Err(bad("no path-identity"));
+            }
+        }
+        H::CancelLock | H::CancelKey => cancel(v)?,
+        H::Subject | H::Organization | H::Summary | H::UserAgent | H::InReplyTo => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "Path: news.a.example!.POSTED.client!not-for-mail\r\n\
+From: Joe <joe@example.com>\r\n\
+Newsgroups: misc.test, alt.test\r\n\
+Subject: test\r\n\
+Date: Tue, 01 Dec 2026 03:57:09 +0000\r\n\
+Message-ID: <abc.123@example.com>\r\n\
+References: <a@b> <c@d>\r\n\
+Xref: news.a.example misc.test:3 alt.test:17\r\n\
+Injection-Info: news.a.example; posting-host=\"x\"\r\n\
+Injection-Date: Tue, 01 Dec 2026 03:57:10 +0000\r\n\
+Distribution: local\r\n\
+Followup-To: poster\r\n\
+Cancel-Lock: sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=\r\n\
+\r\nbody\r\n";
+
+    fn with(extra: &str) -> String {
+        format!("{extra}\r\n{GOOD}")
+    }
+
+    fn without(name: &str) -> String {
+        GOOD.split("\r\n")
+            .filter(|l| !l.starts_with(&format!("{name}:")))
+            .collect::<Vec<_>>()
+            .join("\r\n")
+    }
+
+    fn transit(s: &str) -> Result<(), ValidationError> {
+        validate_transit_bytes(s.as_bytes())
+    }
+
+    #[test]
+    fn good_article_passes_transit() {
+        assert_eq!(transit(GOOD), Ok(()));
+    }
+
+    #[test]
+    fn missing_required() {
+        for name in [
+            "From",
+            "Date",
+            "Message-ID",
+            "Newsgroups",
+            "Path",
+            "Subject",
+        ] {
+            let e = transit(&without(name)).unwrap_err();
+            assert_eq!(e, ValidationError::MissingHeader(name));
+            assert_eq!(e.to_string(), format!("Missing required header: {name}"));
+        }
+    }
+
+    #[test]
+    fn injection_mode() {
+        let posted = "From: a@b.example\r\nNewsgroups: misc.test\r\nSubject: hi\r\n\r\nbody\r\n";
+        assert_eq!(validate_injection_bytes(posted.as_bytes()), Ok(()));
+        assert_eq!(
+            validate_transit_bytes(posted.as_bytes()),
+            Err(ValidationError::MissingHeader("Date"))
+        );
+        let no_subject = "From: a@b.example\r\nNewsgroups: misc.test\r\n\r\n";
+        assert_eq!(
+            validate_injection_bytes(no_subject.as_bytes()),
+            Err(ValidationError::MissingHeader("Subject"))
+        );
+        let lax_id =
+            "From: a@b.example\r\nNewsgroups: misc.test\r\nSubject: x\r\nMessage-ID: <foo>\r\n\r\n";
+        assert!(matches!(
+            validate_injection_bytes(lax_id.as_bytes()),
+            Err(ValidationError::BadMessageId {
+                reason: MessageIdError::NoAt,
+                ..
+            })
+        ));
+        assert_eq!(
+            validate_injection_bytes(GOOD.as_bytes()),
+            Err(ValidationError::AlreadyInjected)
+        );
+    }
+
+    #[test]
+    fn duplicates() {
+        let e = transit(&with("subject: again")).unwrap_err();
+        assert_eq!(e.to_string(), "Duplicate header: Subject");
+        assert_eq!(
+            transit(&with("Cancel-Lock: sha1:bNXHc6ohSmeHaRHHW56BIWZJt+4=")),
+            Ok(())
+        );
+        assert_eq!(transit(&with("X-Foo: 1\r\nX-Foo: 2")), Ok(()));
+    }
+
+    #[test]
+    fn bad_values_have_readable_messages() {
+        let cases = [
+            ("Message-ID: <a b@c>", "Bad Message-ID: <a b@c> ("),
+            (
+                "Date: yesterday",
+                "Bad Date: yesterday (unrecognised token in date)",
+            ),
+            (
+                "Newsgroups: a..b",
+                "Bad Newsgroups: a..b (empty component in newsgroup name)",
+            ),
+            (
+                "Path: a b",
+                "Bad Path: a b (invalid character in Path entry)",
+            ),
+            ("From: nobody", "Bad From: nobody (no e-mail address)"),
+            ("Xref: host", "Bad Xref: host (no group:number in Xref)"),
+            (
+                "References: <a@b> <c",
+                "Bad References: <a@b> <c (unclosed '<')",
+            ),
+            (
+                "Supersedes: foo",
+                "Bad Supersedes: foo (must be of the form <...>)",
+            ),
+            (
+                "Followup-To: a,,b",
+                "Bad Followup-To: a,,b (empty element in newsgroup list)",
+            ),
+            (
+                "Distribution: wo rld",
+                "Bad Distribution: wo rld (distribution names",
+            ),
+            (
+                "Expires: 32 Jan 2020 00:00:00 +0000",
+                "Bad Expires: 32 Jan 2020 00:00:00 +0000 (date field out of range)",
+            ),
+            ("Control: ", "Bad Control:  (no control verb)"),
+            (
+                "Approved: moderator",
+                "Bad Approved: moderator (no e-mail address)",
+            ),
+            (
+                "Cancel-Key: sha256",
+                "Bad Cancel-Key: sha256 (element is not scheme:base64)",
+            ),
+            ("Injection-Date: x", "Bad Injection-Date: x ("),
+        ];
+        for (line, msg) in cases {
+            // Replace an existing header of that name, or add it.
+            let name = line.split(':').next().unwrap();
+            let art = format!("{line}\r\n{}", without(name));
+            let e = transit(&art).unwrap_err().to_string();
+            assert!(e.starts_with(msg), "{line}: got {e:?}");
+        }
+    }
+
+    #[test]
+    fn eight_bit_subject_and_from_are_fine() {
+        let art = without("Subject").replace("From: Joe", "From: J\u{f6}rg");
+        let mut bytes = b"Subject: caf\xe9 \xff\r\n".to_vec();
+        bytes.extend_from_slice(art.as_bytes());
+        assert_eq!(validate_transit_bytes(&bytes), Ok(()));
+    }
+
+    #[test]
+    fn show_value_sanitises() {
+        assert_eq!(show_value(b" a\r\n\tb\x00 "), "a   b ");
+        assert_eq!(show_value(&[b'x'; 100]).len(), 83);
+    }
+}

@@ -1,0 +1,182 @@
+//! The Xref header (RFC 5536 §3.2.14): `pathhost group:number group:number ...`.
+
+use std::fmt;
+
+use crate::group::{GroupName, GroupNameError, check_group_name};
+use crate::headers::trim_ws;
+
+/// Why an Xref value was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum XrefError {
+    /// No server name.
+    #[error("empty Xref")]
+    Empty,
+    /// The server name has characters outside printable US-ASCII.
+    #[error("bad server name in Xref")]
+    BadHost,
+    /// No `group:number` location follows the server name.
+    #[error("no group:number in Xref")]
+    NoLocations,
+    /// A location is not `group:number`.
+    #[error("bad group:number in Xref")]
+    BadLocation,
+    /// A group name is invalid.
+    #[error("bad newsgroup in Xref: {0}")]
+    BadGroup(#[from] GroupNameError),
+}
+
+/// A parsed Xref value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Xref {
+    /// The server's path identity.
+    pub host: String,
+    /// (group, article number) pairs in order.
+    pub locations: Vec<(GroupName, u64)>,
+}
+
+fn parse_number(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(s.iter().fold(0u64, |a, &b| a * 10 + u64::from(b - b'0')))
+}
+
+fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|t| !t.is_empty())
+}
+
+fn split_location(tok: &[u8]) -> Result<(&[u8], u64), XrefError> {
+    let colon = memchr::memrchr(b':', tok).ok_or(XrefError::BadLocation)?;
+    let num = parse_number(&tok[colon + 1..]).ok_or(XrefError::BadLocation)?;
+    let group = &tok[..colon];
+    check_group_name(group)?;
+    Ok((group, num))
+}
+
+/// Validates an Xref value without allocating; returns the number of locations.
+pub fn check_xref(value: &[u8]) -> Result<usize, XrefError> {
+    let mut it = tokens(value);
+    let host = it.next().ok_or(XrefError::Empty)?;
+    if !host.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
+        return Err(XrefError::BadHost);
+    }
+    let mut n = 0;
+    for t in it {
+        split_location(t)?;
+        n += 1;
+    }
+    if n == 0 {
+        Err(XrefError::NoLocations)
+    } else {
+        Ok(n)
+    }
+}
+
+impl Xref {
+    /// Builds an Xref for `host` and the given locations.
+    pub fn new(host: &str, locations: Vec<(GroupName, u64)>) -> Self {
+        Xref {
+            host: host.to_owned(),
+            locations,
+        }
+    }
+
+    /// Parses an Xref value (whitespace, including folding, separates the parts).
+    pub fn parse(value: &[u8]) -> Result<Self, XrefError> {
+        check_xref(value)?;
+        let mut it = tokens(trim_ws(value));
+        let host = it.next().ok_or(XrefError::Empty)?;
+        let host = std::str::from_utf8(host)
+            .map_err(|_| XrefError::BadHost)?
+            .to_owned();
+        let mut locations = Vec::new();
+        for t in it {
+            let (g, n) = split_location(t)?;
+            locations.push((GroupName::parse_bytes(g)?, n));
+        }
+        Ok(Xref { host, locations })
+    }
+
+    /// The article number of `group` in this Xref, if listed.
+    pub fn number_in(&self, group: &str) -> Option<u64> {
+        self.locations
+            .iter()
+            .find(|(g, _)| g.as_str() == group)
+            .map(|(_, n)| *n)
+    }
+}
+
+impl fmt::Display for Xref {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.host)?;
+        for (g, n) in &self.locations {
+            write!(f, " {g}:{n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Formats an Xref value from a pathhost and (group, number) pairs, e.g.
+/// `news.example.org misc.test:3 alt.test:17`.
+pub fn format_xref(host: &str, locations: &[(&str, u64)]) -> String {
+    let mut s = String::with_capacity(host.len() + locations.len() * 24);
+    s.push_str(host);
+    for (g, n) in locations {
+        s.push(' ');
+        s.push_str(g);
+        s.push(':');
+        s.push_str(&n.to_string());
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn build_and_parse() {
+        let s = format_xref("news.example.org", &[("misc.test", 3), ("alt.test", 17)]);
+        assert_eq!(s, "news.example.org misc.test:3 alt.test:17");
+        let x = Xref::parse(s.as_bytes()).unwrap();
+        assert_eq!(x.host, "news.example.org");
+        assert_eq!(x.number_in("alt.test"), Some(17));
+        assert_eq!(x.to_string(), s);
+        let x = Xref::parse(b" h\r\n\ta.b:1 ").unwrap();
+        assert_eq!(x.locations.len(), 1);
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(Xref::parse(b""), Err(XrefError::Empty));
+        assert_eq!(Xref::parse(b"host"), Err(XrefError::NoLocations));
+        assert_eq!(Xref::parse(b"host a.b"), Err(XrefError::BadLocation));
+        assert_eq!(Xref::parse(b"host a.b:x"), Err(XrefError::BadLocation));
+        assert_eq!(Xref::parse(b"host a.b:"), Err(XrefError::BadLocation));
+        assert!(matches!(
+            Xref::parse(b"host a..b:1"),
+            Err(XrefError::BadGroup(_))
+        ));
+        assert_eq!(Xref::parse(b"h\xe9 a:1"), Err(XrefError::BadHost));
+        assert_eq!(
+            Xref::parse(b"host a:99999999999999999999"),
+            Err(XrefError::BadLocation)
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        #[test]
+        fn parse_of_print(host in "[a-z][a-z0-9.-]{0,20}",
+                          locs in proptest::collection::vec(("[a-z]{1,8}(\\.[a-z0-9]{1,8}){0,3}", 0u64..u64::MAX / 10), 1..8)) {
+            let pairs: Vec<(&str, u64)> = locs.iter().map(|(g, n)| (g.as_str(), *n)).collect();
+            let s = format_xref(&host, &pairs);
+            let x = Xref::parse(s.as_bytes()).unwrap();
+            prop_assert_eq!(x.to_string(), s);
+            prop_assert_eq!(x.locations.len(), locs.len());
+        }
+    }
+}
