@@ -1,1 +1,43 @@
-//! Article storage (placeholder, being written).
+//! Article storage for the Tidings news server.
+//!
+//! What it does:
+//! - **Spool**: articles are appended, in wire form (CRLF, not dot-stuffed), to segment files
+//!   (`spool/XXXXXXXX.seg`). Every record carries a version byte, its lengths, the arrival
+//!   time, the blake3 hash of the message-id, blake3 checksums of the article, its head and its
+//!   body, and a metadata block (message-id, group:number filings, overview fields, Xref) that
+//!   is enough to rebuild every index. An article is addressed by a fixed-size [`Token`].
+//! - **Indexes** in one redb database (`index.redb`): history (message-id → token, arrival,
+//!   expiry; remembered rejects), the active list and article numbering, overview records per
+//!   (group, number), an arrival index for NEWNEWS, segment statistics, quarantine.
+//! - **Group commit**: [`Store::store_batch`] appends a batch, fsyncs the spool once, commits
+//!   the index updates (including article numbers and the "indexed up to" mark) in one durable
+//!   transaction, and only then reports the outcome of each article.
+//! - **Expiry** in slices ([`Store::expire_step`]), **cancel**, **crash recovery** on open,
+//!   [`Store::check`] and [`Store::rebuild`].
+//!
+//! What it does not do: parse headers or speak NNTP (the caller supplies message-id, groups,
+//! overview fields; the store only locates the blank line ending the header block to insert
+//! the Xref header), read a clock (times are arguments), spawn threads, or use async I/O.
+//! Writes are serialised by an internal mutex; reads go on concurrently.
+//!
+//! Checksum policy: a whole-article read verifies the blake3 sum of the article; a head or
+//! body read verifies the per-part sum (so a head read never touches the body). A failing
+//! record is quarantined and never served again. See `docs/storage-format.md`.
+
+mod error;
+mod expire;
+mod format;
+mod index;
+mod maint;
+mod spool;
+mod store;
+
+pub use error::{Error, Result};
+pub use expire::{ExpirePolicy, ExpireProgress, ExpireRule, glob_match};
+pub use format::Token;
+pub use maint::{CheckReport, RebuildReport};
+pub use store::{
+    ArticleInfo, ArticleReader, Config, GroupInfo, GroupStatus, Lookup, NewArticle, OverviewField,
+    OverviewInput, OverviewRef, Part, Progress, RecoveryReport, RefuseReason, Snapshot, Store,
+    StoreOutcome,
+};

@@ -1,0 +1,237 @@
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use std::io::Read;
+
+use common::*;
+use tidings_store::{GroupStatus, Lookup, Part, RefuseReason, Store, StoreOutcome, Token};
+
+fn numbers(o: &StoreOutcome) -> Vec<(String, u64)> {
+    match o {
+        StoreOutcome::Stored { numbers, .. } => numbers.clone(),
+        other => panic!("not stored: {other:?}"),
+    }
+}
+
+#[test]
+fn store_read_parts_and_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), small_config()).unwrap();
+    add_groups(&store);
+    let mut rng = Rng::new(1);
+    let a = Art::make(
+        &mut rng,
+        "<a@x>",
+        vec![
+            "comp.lang.rust".into(),
+            "alt.test".into(),
+            "comp.lang.rust".into(),
+        ],
+        100,
+        2000,
+    );
+    let b = Art::make(&mut rng, "<b@x>", vec!["alt.test".into()], 101, 500);
+    let out = store_arts(&store, &[a.clone(), b.clone(), a.clone()]);
+    assert_eq!(
+        numbers(&out[0]),
+        vec![
+            ("comp.lang.rust".to_string(), 1),
+            ("alt.test".to_string(), 1)
+        ]
+    );
+    assert_eq!(numbers(&out[1]), vec![("alt.test".to_string(), 2)]);
+    assert_eq!(out[2], StoreOutcome::Duplicate);
+    let again = store_arts(&store, &[a.clone()]);
+    assert_eq!(again[0], StoreOutcome::Duplicate);
+
+    let Lookup::Present(t) = store.lookup("<a@x>").unwrap() else {
+        panic!()
+    };
+    let expected = a.stored("news.test", &numbers(&out[0]));
+    assert_eq!(store.read(t, Part::Article).unwrap(), expected);
+    let head = store.read(t, Part::Head).unwrap();
+    assert!(head.ends_with(b"Xref: news.test comp.lang.rust:1 alt.test:1\r\n"));
+    assert_eq!(store.read(t, Part::Body).unwrap(), a.body);
+    assert_eq!(t.article_len() as usize, expected.len());
+    assert_eq!(Token::from_bytes(&t.to_bytes()), t);
+    let mut streamed = Vec::new();
+    store
+        .reader(t, Part::Article)
+        .unwrap()
+        .read_to_end(&mut streamed)
+        .unwrap();
+    assert_eq!(streamed, expected);
+
+    let g = store.group("alt.test").unwrap().unwrap();
+    assert_eq!((g.count, g.low, g.high), (2, 1, 2));
+    let mut seen = Vec::new();
+    store
+        .overview("alt.test", 1..=10, |o| {
+            seen.push((
+                o.number,
+                o.message_id.to_string(),
+                o.bytes,
+                o.xref.to_string(),
+            ));
+            true
+        })
+        .unwrap();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].1, "<a@x>");
+    assert_eq!(seen[0].2, expected.len() as u64);
+    assert_eq!(seen[0].3, "news.test comp.lang.rust:1 alt.test:1");
+
+    // newnews
+    let snap = store.snapshot().unwrap();
+    let mut ids = Vec::new();
+    snap.newnews(
+        101,
+        |g| g.starts_with("alt."),
+        |id| {
+            ids.push(id.to_string());
+            true
+        },
+    )
+    .unwrap();
+    assert_eq!(ids, vec!["<b@x>".to_string()]);
+    let mut ids = Vec::new();
+    snap.newnews(
+        0,
+        |_| true,
+        |id| {
+            ids.push(id.to_string());
+            true
+        },
+    )
+    .unwrap();
+    assert_eq!(ids, vec!["<a@x>".to_string(), "<b@x>".to_string()]);
+    assert_eq!(snap.numbers("alt.test", 1..=100).unwrap(), vec![1, 2]);
+    drop(snap);
+
+    // cancel: gone, remembered, numbers not reused
+    assert!(store.cancel("<a@x>", 200).unwrap());
+    assert_eq!(store.lookup("<a@x>").unwrap(), Lookup::Rejected);
+    let out = store_arts(&store, &[a.clone()]);
+    assert_eq!(out[0], StoreOutcome::Refused(RefuseReason::Rejected));
+    let g = store.group("alt.test").unwrap().unwrap();
+    assert_eq!((g.count, g.low, g.high), (1, 2, 2));
+    let g = store.group("comp.lang.rust").unwrap().unwrap();
+    assert_eq!((g.count, g.low, g.high), (0, 2, 1));
+    let c = Art::make(&mut rng, "<c@x>", vec!["comp.lang.rust".into()], 300, 100);
+    let out = store_arts(&store, &[c]);
+    assert_eq!(numbers(&out[0]), vec![("comp.lang.rust".to_string(), 2)]);
+
+    // remembered rejects
+    store.remember_reject("<r@x>", 10).unwrap();
+    assert_eq!(store.lookup("<r@x>").unwrap(), Lookup::Rejected);
+    assert_eq!(store.lookup("<nope@x>").unwrap(), Lookup::Unknown);
+
+    // refusals
+    let d = Art::make(
+        &mut rng,
+        "<d@x>",
+        vec!["alt.dead".into(), "no.such".into()],
+        300,
+        100,
+    );
+    assert_eq!(
+        store_arts(&store, &[d])[0],
+        StoreOutcome::Refused(RefuseReason::NoGroups)
+    );
+    let e = Art::make(&mut rng, "bad id", vec!["alt.test".into()], 300, 100);
+    assert_eq!(
+        store_arts(&store, &[e])[0],
+        StoreOutcome::Refused(RefuseReason::BadMessageId)
+    );
+    let rep = store.check(|_| {}).unwrap();
+    assert!(rep.is_ok(), "{rep:?}");
+
+    // persistence
+    drop(store);
+    let store = Store::open(dir.path(), small_config()).unwrap();
+    assert_eq!(store.recovery_report().reindexed, 0);
+    let Lookup::Present(t) = store.lookup("<b@x>").unwrap() else {
+        panic!()
+    };
+    assert_eq!(store.read(t, Part::Body).unwrap(), b.body);
+    assert_eq!(store.lookup("<a@x>").unwrap(), Lookup::Rejected);
+    let g = store.group("alt.test").unwrap().unwrap();
+    assert_eq!((g.count, g.low, g.high), (1, 2, 2));
+}
+
+#[test]
+fn aliases_status_and_group_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), small_config()).unwrap();
+    add_groups(&store);
+    store
+        .add_group(
+            "old.name",
+            GroupStatus::Alias("misc.misc".into()),
+            5,
+            "me",
+            "moved",
+        )
+        .unwrap();
+    assert!(
+        store
+            .add_group("misc.misc", GroupStatus::Posting, 0, "", "")
+            .is_err()
+    );
+    assert!(
+        store
+            .add_group("bad name", GroupStatus::Posting, 0, "", "")
+            .is_err()
+    );
+    let mut rng = Rng::new(2);
+    let a = Art::make(
+        &mut rng,
+        "<al@x>",
+        vec!["old.name".into(), "misc.misc".into()],
+        1,
+        100,
+    );
+    let out = store_arts(&store, &[a]);
+    assert_eq!(numbers(&out[0]), vec![("misc.misc".to_string(), 1)]);
+    let g = store
+        .change_group("misc.misc", Some(GroupStatus::Moderated), Some("desc"))
+        .unwrap();
+    assert_eq!(g.status, GroupStatus::Moderated);
+    assert_eq!(g.description, "desc");
+    let alts = store.list_groups(|g| g.name.starts_with("alt.")).unwrap();
+    assert_eq!(alts.len(), 2);
+    store.remove_group("misc.misc", 50).unwrap();
+    assert!(store.group("misc.misc").unwrap().is_none());
+    assert_eq!(store.lookup("<al@x>").unwrap(), Lookup::Rejected);
+    assert!(store.check(|_| {}).unwrap().is_ok());
+}
+
+#[test]
+fn large_article_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), small_config()).unwrap();
+    add_groups(&store);
+    let mut rng = Rng::new(3);
+    let a = Art::make(&mut rng, "<big@x>", vec!["alt.test".into()], 1, 300_000);
+    let out = store_arts(&store, &[a.clone()]);
+    let StoreOutcome::Stored { token, numbers } = &out[0] else {
+        panic!()
+    };
+    let mut r = store.reader(*token, Part::Body).unwrap();
+    assert_eq!(r.remaining(), a.body.len() as u64);
+    let mut buf = [0u8; 1000];
+    let mut got = Vec::new();
+    loop {
+        let n = r.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, a.body);
+    assert_eq!(
+        store.read(*token, Part::Article).unwrap(),
+        a.stored("news.test", numbers)
+    );
+}
