@@ -1,7 +1,7 @@
 //! NNTP wire format for Tidings: framing, commands, replies.
 //!
 //! What this crate does:
-//! - [`line`]: incremental command-line framing with a length limit
+//! - [`line`](mod@line): incremental command-line framing with a length limit
 //!   (RFC 3977 §3.1), resynchronising after over-long lines.
 //! - [`block`]: incremental, non-rescanning decoder for dot-terminated
 //!   blocks (un-stuffing, size limit with discard-to-terminator).
