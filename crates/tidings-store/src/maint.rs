@@ -408,8 +408,14 @@ fn rebuild_item(w: &mut Wtx<'_>, s: u32, item: ScanItem, rep: &mut RebuildReport
                     }
                 }
             }
-            if apply_record(w, header.token(s, off), header.kind, header.arrival, &meta)?
-                && header.kind == KIND_ARTICLE
+            if apply_record(
+                w,
+                header.token(s, off),
+                header.kind,
+                header.arrival,
+                &meta,
+                true,
+            )? && header.kind == KIND_ARTICLE
             {
                 rep.indexed += 1;
             }

@@ -640,7 +640,7 @@ impl Store {
             let mut w = Wtx::open(&txn)?;
             for (token, kind, arrival, meta) in pending.drain(..) {
                 last_end = Some((token.segment, token.offset() + token.record_len()));
-                if apply_record(&mut w, token, kind, arrival, &meta)? {
+                if apply_record(&mut w, token, kind, arrival, &meta, false)? {
                     report.reindexed += 1;
                 } else {
                     report.skipped += 1;
@@ -1186,13 +1186,15 @@ impl Read for ArticleReader<'_> {
 }
 
 /// Applies one spool record to the index (recovery and rebuild). Returns true when something
-/// was indexed or cancelled.
+/// was indexed or cancelled. With `replace` (rebuild), a record for an id already indexed
+/// replaces the earlier one; without (recovery), it is skipped.
 pub(crate) fn apply_record(
     w: &mut Wtx<'_>,
     token: Token,
     kind: u8,
     arrival: i64,
     meta: &[u8],
+    replace: bool,
 ) -> Result<bool> {
     if kind == KIND_CANCEL {
         w.count_record(token.segment, token.record_len(), false)?;
@@ -1200,9 +1202,18 @@ pub(crate) fn apply_record(
         return w.remove_article(&m.message_id, m.at);
     }
     let m = decode_meta(meta)?;
-    if w.hist_get(&m.message_id)?.is_some() {
-        w.count_record(token.segment, token.record_len(), false)?;
-        return Ok(false);
+    match w.hist_get(&m.message_id)? {
+        None => {}
+        // rebuild: the later record of an id wins (re-stored after its reject was forgotten,
+        // or a compaction copy)
+        Some(HistEntry::Present { .. }) if replace => {
+            w.remove_article(&m.message_id, arrival)?;
+        }
+        Some(HistEntry::Rejected { .. }) if replace => {}
+        Some(_) => {
+            w.count_record(token.segment, token.record_len(), false)?;
+            return Ok(false);
+        }
     }
     let mut places = Vec::new();
     for (name, n) in &m.places {
