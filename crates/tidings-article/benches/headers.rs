@@ -20,8 +20,8 @@ Organization: Example Organisation for Testing Purposes\r\n\
 Lines: 42\r\n\
 Message-ID: <20261201035709.4f2a@news.example.org>\r\n\
 References: <a1b2c3@example.com> <d4e5f6@example.net> <g7h8i9@example.org>\r\n\
- <j0k1l2@example.com> <m3n4o5@example.net> <p6q7r8@example.org>\r\n\
- <s9t0u1@example.com> <v2w3x4@example.net>\r\n\
+\x20<j0k1l2@example.com> <m3n4o5@example.net> <p6q7r8@example.org>\r\n\
+\x20<s9t0u1@example.com> <v2w3x4@example.net>\r\n\
 Mime-Version: 1.0\r\n\
 Content-Type: text/plain; charset=UTF-8; format=flowed\r\n\
 Content-Transfer-Encoding: 8bit\r\n\
@@ -56,6 +56,13 @@ fn bench(c: &mut Criterion) {
     );
     g.bench_function("parse only", |b| {
         b.iter(|| Headers::parse(black_box(&art)).unwrap().len())
+    });
+    let h = Headers::parse(&art).unwrap();
+    g.bench_function("validate only", |b| {
+        b.iter(|| validate_transit(black_box(&h)).unwrap())
+    });
+    g.bench_function("overview only", |b| {
+        b.iter(|| Overview::from_headers(black_box(&h)))
     });
     g.finish();
 }

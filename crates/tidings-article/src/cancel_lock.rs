@@ -117,6 +117,50 @@ impl std::fmt::Display for Element {
     }
 }
 
+fn is_b64_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
+}
+
+/// Checks standard padded base64 syntax without decoding.
+fn check_b64(v: &[u8]) -> bool {
+    if v.is_empty() || !v.len().is_multiple_of(4) {
+        return false;
+    }
+    let pad = v.iter().rev().take_while(|&&b| b == b'=').count();
+    pad <= 2 && v[..v.len() - pad].iter().all(|&b| is_b64_char(b))
+}
+
+/// Checks a Cancel-Lock or Cancel-Key value without allocating (same rules as
+/// [`parse_elements`]); returns the number of elements.
+pub fn check_elements(value: &[u8]) -> Result<usize, CancelLockError> {
+    if memchr::memchr(b'(', value).is_some() {
+        return parse_elements(value).map(|v| v.len());
+    }
+    let mut n = 0;
+    for tok in value
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|t| !t.is_empty())
+    {
+        let colon = memchr::memchr(b':', tok).ok_or(CancelLockError::BadElement)?;
+        let (name, val) = (&tok[..colon], &tok[colon + 1..]);
+        if name.is_empty()
+            || val.is_empty()
+            || !name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        {
+            return Err(CancelLockError::BadElement);
+        }
+        if !check_b64(val) {
+            return Err(CancelLockError::BadBase64);
+        }
+        n += 1;
+    }
+    if n == 0 {
+        Err(CancelLockError::Empty)
+    } else {
+        Ok(n)
+    }
+}
+
 /// Parses a Cancel-Lock or Cancel-Key value: whitespace-separated `scheme:base64`
 /// elements (comments in parentheses are skipped).
 pub fn parse_elements(value: &[u8]) -> Result<Vec<Element>, CancelLockError> {
@@ -143,7 +187,9 @@ pub fn parse_elements(value: &[u8]) -> Result<Vec<Element>, CancelLockError> {
         {
             return Err(CancelLockError::BadElement);
         }
-        B64.decode(val).map_err(|_| CancelLockError::BadBase64)?;
+        if !check_b64(val) || B64.decode(val).is_err() {
+            return Err(CancelLockError::BadBase64);
+        }
         let value = std::str::from_utf8(val)
             .map_err(|_| CancelLockError::BadBase64)?
             .to_owned();
@@ -264,5 +310,24 @@ mod tests {
             Err(CancelLockError::BadBase64)
         );
         assert!(!verify(b"garbage", b"sha256:AAAA"));
+        assert_eq!(check_elements(b"sha256:AAAA x:AB== y:ABC="), Ok(3));
+        assert_eq!(
+            check_elements(b"sha256:AAA"),
+            Err(CancelLockError::BadBase64)
+        );
+        assert_eq!(
+            check_elements(b"sha256:A=AA"),
+            Err(CancelLockError::BadBase64)
+        );
+        assert_eq!(
+            check_elements(b"sha256:A==="),
+            Err(CancelLockError::BadBase64)
+        );
+        assert_eq!(check_elements(b"(c) sha256:AAAA"), Ok(1));
+        assert_eq!(check_elements(b""), Err(CancelLockError::Empty));
+        assert_eq!(
+            parse_elements(b"sha256:AA=A"),
+            Err(CancelLockError::BadBase64)
+        );
     }
 }

@@ -82,16 +82,38 @@ fn parse_num(s: &[u8]) -> Result<u64, OverviewError> {
 impl Overview {
     /// Extracts the overview of a parsed article.
     pub fn from_headers(h: &Headers<'_>) -> Self {
-        let field = |name: &str| h.get(name).map(overview_value).unwrap_or_default();
+        const NAMES: [&[u8]; 6] = [
+            b"Subject",
+            b"From",
+            b"Date",
+            b"Message-ID",
+            b"References",
+            b"Xref",
+        ];
+        // One pass over the fields; the first occurrence of each name wins.
+        let mut found: [Option<&[u8]>; 6] = [None; 6];
+        for f in h.iter() {
+            let name = f.name();
+            if let Some(i) = NAMES
+                .iter()
+                .position(|n| n.len() == name.len() && n.eq_ignore_ascii_case(name))
+                && let Some(slot) = found.get_mut(i)
+                && slot.is_none()
+            {
+                *slot = Some(f.value());
+            }
+        }
+        let [subject, from, date, message_id, references, xref] = found;
+        let field = |v: Option<&[u8]>| v.map(overview_value).unwrap_or_default();
         Overview {
-            subject: field("Subject"),
-            from: field("From"),
-            date: field("Date"),
-            message_id: field("Message-ID"),
-            references: field("References"),
+            subject: field(subject),
+            from: field(from),
+            date: field(date),
+            message_id: field(message_id),
+            references: field(references),
             bytes: h.data().len() as u64,
             lines: count_lines(h.body()),
-            xref: h.get("Xref").map(overview_value),
+            xref: xref.map(overview_value),
         }
     }
 

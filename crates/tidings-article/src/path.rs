@@ -98,9 +98,35 @@ pub fn check_path(value: &[u8]) -> Result<usize, PathError> {
     if trim_ws(value).is_empty() {
         return Err(PathError::Empty);
     }
+    let v = trim_ws(value);
+    if v.iter().all(|b| (0x21..=0x7e).contains(b)) {
+        // Fast path (no whitespace, nothing 8-bit): only diagnostics need a look.
+        let mut n = 1;
+        for i in memchr::memchr_iter(b'!', v) {
+            n += 1;
+            if v.get(i + 1) == Some(&b'.') && matches!(v.get(i + 2), None | Some(b'.' | b'!')) {
+                return Err(PathError::EmptyDiagnostic);
+            }
+        }
+        if v.first() == Some(&b'.') && matches!(v.get(1), None | Some(b'.' | b'!')) {
+            return Err(PathError::EmptyDiagnostic);
+        }
+        return Ok(n);
+    }
     let mut n = 0;
-    for e in path_entries(trim_ws(value)) {
-        e?;
+    for raw in v.split(|&b| b == b'!') {
+        let e = trim_ws(raw);
+        if !e.iter().all(|&b| is_ident_char(b)) {
+            return Err(PathError::BadChar);
+        }
+        if let Some(diag) = e.strip_prefix(b".")
+            && diag
+                .split(|&b| b == b'.')
+                .next()
+                .is_none_or(<[u8]>::is_empty)
+        {
+            return Err(PathError::EmptyDiagnostic);
+        }
         n += 1;
     }
     Ok(n)
@@ -235,6 +261,15 @@ mod tests {
         assert_eq!(Path::parse(b"a!\xe9!c"), Err(PathError::BadChar));
         assert_eq!(Path::parse(b"a!.!c"), Err(PathError::EmptyDiagnostic));
         assert_eq!(check_path(b"a!b!!c"), Ok(4));
+        assert_eq!(check_path(b"a!.!c"), Err(PathError::EmptyDiagnostic));
+        assert_eq!(check_path(b"a!..x!c"), Err(PathError::EmptyDiagnostic));
+        assert_eq!(check_path(b"a!.SEEN.x!c"), Ok(3));
+        assert_eq!(check_path(b"a!b c"), Err(PathError::BadChar));
+        assert_eq!(check_path(b" "), Err(PathError::Empty));
+        assert_eq!(check_path(b".!a"), Err(PathError::EmptyDiagnostic));
+        assert_eq!(check_path(b"a!."), Err(PathError::EmptyDiagnostic));
+        assert_eq!(check_path(b"a! .!b"), Err(PathError::EmptyDiagnostic));
+        assert_eq!(check_path(b".X!a"), Ok(2));
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! Error messages are meant for a person: the server puts them after 437/439/441.
 //! Offending values are quoted, truncated and stripped of control characters.
 
-use crate::cancel_lock::{CancelLockError, parse_elements};
+use crate::cancel_lock::{CancelLockError, check_elements};
 use crate::date::{DateError, parse_date};
 use crate::group::{GroupNameError, check_newsgroups, split_list};
 use crate::headers::{HeaderError, Headers, trim_ws};
@@ -183,9 +183,14 @@ const KNOWN: [(&str, H, bool); 24] = [
 ];
 
 fn classify(name: &[u8]) -> Option<usize> {
-    KNOWN
-        .iter()
-        .position(|(n, _, _)| n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name))
+    // Cheap pre-filter on length and first letter before the case-insensitive compare.
+    let first = name.first()?.to_ascii_lowercase();
+    KNOWN.iter().position(|(n, _, _)| {
+        let n = n.as_bytes();
+        n.len() == name.len()
+            && n.first().map(u8::to_ascii_lowercase) == Some(first)
+            && n.eq_ignore_ascii_case(name)
+    })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -286,7 +291,7 @@ fn check_field(name: &'static str, id: H, v: &[u8], mode: Mode) -> Result<(), Va
             })
     };
     let cancel = |v: &[u8]| {
-        parse_elements(v)
+        check_elements(v)
             .map(|_| ())
             .map_err(|reason| ValidationError::BadCancelLock {
                 header: name,
