@@ -31,6 +31,7 @@ mod index;
 mod maint;
 mod spool;
 mod store;
+pub mod writer;
 
 pub use error::{Error, Result};
 pub use expire::{ExpirePolicy, ExpireProgress, ExpireRule, glob_match};

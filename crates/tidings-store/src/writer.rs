@@ -1,0 +1,223 @@
+//! The group-commit writer: one thread that owns the write side of a [`Store`].
+//!
+//! Sessions (reader POST, transit IHAVE/TAKETHIS) hand it owned articles with a completion
+//! callback. The thread takes whatever has queued up, up to [`WriterConfig::max_batch`]
+//! articles, stores them with one [`Store::store_batch`] call (one spool fsync, one index
+//! commit) and only then calls each completion with that article's outcome. So a session that
+//! acknowledges in its completion never acknowledges before the article is durable, and the
+//! cost of an fsync is shared by everything that arrived while the previous batch was syncing.
+//!
+//! The queue is unbounded: callers bound it themselves (a session has at most its pipelining
+//! window of articles in flight). Completions run on the writer thread and must be quick (send
+//! on a channel, wake a task). This module uses only `std` so the store stays runtime-free; an
+//! async caller wraps the completion in a oneshot channel.
+
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+
+use crate::store::{NewArticle, OverviewInput, Store, StoreOutcome};
+
+/// An article owned by the writer queue; the owned twin of [`NewArticle`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnedArticle {
+    /// Wire form: CRLF line ends, not dot-stuffed, without an Xref header.
+    pub bytes: Vec<u8>,
+    /// Message-id, e.g. `<abc@example>`.
+    pub message_id: String,
+    /// Groups to file it in.
+    pub groups: Vec<String>,
+    /// Arrival time, unix seconds.
+    pub arrival: i64,
+    /// Expires header as unix seconds, if honoured.
+    pub expires: Option<i64>,
+    /// Subject header value (tab-sanitised).
+    pub subject: String,
+    /// From header value (tab-sanitised).
+    pub from: String,
+    /// Date header value (tab-sanitised).
+    pub date: String,
+    /// References header value (tab-sanitised).
+    pub references: String,
+    /// Number of body lines.
+    pub lines: u64,
+}
+
+impl OwnedArticle {
+    /// Borrows it as the [`NewArticle`] that [`Store::store_batch`] takes.
+    #[must_use]
+    pub fn as_new(&self) -> NewArticle<'_> {
+        NewArticle {
+            bytes: &self.bytes,
+            message_id: &self.message_id,
+            groups: self.groups.iter().map(String::as_str).collect(),
+            arrival: self.arrival,
+            expires: self.expires,
+            overview: OverviewInput {
+                subject: &self.subject,
+                from: &self.from,
+                date: &self.date,
+                references: &self.references,
+                lines: self.lines,
+            },
+        }
+    }
+}
+
+/// What a completion receives: the article's outcome, or the error that failed its batch
+/// (shared by every article of that batch; nothing of a failed batch is reported stored).
+pub type WriteResult = Result<StoreOutcome, Arc<crate::Error>>;
+
+/// Called once per submitted article, on the writer thread, after its batch is durable.
+pub type Completion = Box<dyn FnOnce(WriteResult) + Send + 'static>;
+
+/// Writer settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriterConfig {
+    /// Most articles in one group commit. Default 1024.
+    pub max_batch: usize,
+    /// Most article bytes in one group commit. Default 64 MiB.
+    pub max_batch_bytes: usize,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            max_batch: 1024,
+            max_batch_bytes: 64 << 20,
+        }
+    }
+}
+
+/// The writer has stopped (after [`Writer::shutdown`], or because its thread ended); the
+/// article was not queued and is handed back.
+#[derive(Debug, thiserror::Error)]
+#[error("the store writer has stopped")]
+pub struct WriterClosed(pub Box<OwnedArticle>);
+
+struct Job {
+    article: OwnedArticle,
+    done: Completion,
+}
+
+enum Msg {
+    Job(Box<Job>),
+    Stop,
+}
+
+/// Handle to the writer thread. Clones share the thread; [`Writer::shutdown`] on any of them
+/// stores what is queued, stops the thread and waits for it, after which every clone's
+/// [`Writer::submit`] returns [`WriterClosed`].
+#[derive(Clone)]
+pub struct Writer {
+    tx: Sender<Msg>,
+    thread: Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    /// Starts the writer thread for `store`.
+    ///
+    /// # Errors
+    /// The thread could not be spawned.
+    pub fn start(store: Arc<Store>, cfg: WriterConfig) -> std::io::Result<Writer> {
+        let (tx, rx) = mpsc::channel::<Msg>();
+        let handle = std::thread::Builder::new()
+            .name("tidings-writer".into())
+            .spawn(move || writer_loop(&store, &rx, cfg))?;
+        Ok(Writer {
+            tx,
+            thread: Arc::new(std::sync::Mutex::new(Some(handle))),
+        })
+    }
+
+    /// Queues an article; `done` is called with its outcome once its batch is durable.
+    ///
+    /// # Errors
+    /// [`WriterClosed`] (with the article) when the writer has stopped.
+    pub fn submit(&self, article: OwnedArticle, done: Completion) -> Result<(), WriterClosed> {
+        self.tx
+            .send(Msg::Job(Box::new(Job { article, done })))
+            .map_err(|e| match e.0 {
+                Msg::Job(job) => WriterClosed(Box::new(job.article)),
+                Msg::Stop => WriterClosed(Box::default()),
+            })
+    }
+
+    /// Stores everything queued so far, stops the thread and waits for it. Idempotent.
+    pub fn shutdown(&self) {
+        let _ = self.tx.send(Msg::Stop);
+        let handle = match self.thread.lock() {
+            Ok(mut g) => g.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+fn writer_loop(store: &Store, rx: &Receiver<Msg>, cfg: WriterConfig) {
+    let max_batch = cfg.max_batch.max(1);
+    let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
+    let mut stopping = false;
+    while !stopping {
+        // Block for the first message of each batch; every sender gone means stop.
+        match rx.recv() {
+            Ok(Msg::Job(job)) => jobs.push(*job),
+            Ok(Msg::Stop) | Err(_) => stopping = true,
+        }
+        let mut bytes: usize = jobs.iter().map(|j| j.article.bytes.len()).sum();
+        // Take what queued up meanwhile; when stopping, take everything that is left.
+        while stopping || (jobs.len() < max_batch && bytes < cfg.max_batch_bytes) {
+            match rx.try_recv() {
+                Ok(Msg::Job(job)) => {
+                    bytes += job.article.bytes.len();
+                    jobs.push(*job);
+                    if stopping && jobs.len() >= max_batch {
+                        commit(store, &mut jobs);
+                        bytes = 0;
+                    }
+                }
+                Ok(Msg::Stop) => stopping = true,
+                Err(_) => break,
+            }
+        }
+        commit(store, &mut jobs);
+    }
+}
+
+/// Stores `jobs` as one batch and answers each of them; leaves `jobs` empty.
+fn commit(store: &Store, jobs: &mut Vec<Job>) {
+    if jobs.is_empty() {
+        return;
+    }
+    let result = {
+        let batch: Vec<NewArticle<'_>> = jobs.iter().map(|j| j.article.as_new()).collect();
+        store.store_batch(&batch)
+    };
+    match result {
+        Ok(outcomes) => {
+            for (job, outcome) in jobs.drain(..).zip(outcomes) {
+                (job.done)(Ok(outcome));
+            }
+        }
+        Err(e) => {
+            let e = Arc::new(e);
+            for job in jobs.drain(..) {
+                (job.done)(Err(Arc::clone(&e)));
+            }
+        }
+    }
+    // A short result vector would leave jobs without an answer: never keep them around.
+    for job in jobs.drain(..) {
+        (job.done)(Err(Arc::new(crate::Error::Io(std::io::Error::other(
+            "store_batch returned fewer outcomes than articles",
+        )))));
+    }
+}
