@@ -106,7 +106,7 @@ impl Store {
                         rep.problem(format!("segment {s} offset {offset}: {reason}"));
                     }
                 }
-                if rep.records % 4096 == 0 {
+                if rep.records.is_multiple_of(4096) {
                     progress(Progress {
                         phase: "spool",
                         done: done + sc.pos(),
@@ -129,7 +129,7 @@ impl Store {
         for item in hist.iter()? {
             let (_, v) = item?;
             n += 1;
-            if n % 4096 == 0 {
+            if n.is_multiple_of(4096) {
                 progress(Progress {
                     phase: "history",
                     done: n,
@@ -192,7 +192,7 @@ impl Store {
             let (k, v) = item?;
             let (g, num) = k.value();
             rep.overview_rows += 1;
-            if rep.overview_rows % 4096 == 0 {
+            if rep.overview_rows.is_multiple_of(4096) {
                 progress(Progress {
                     phase: "overview",
                     done: rep.overview_rows,

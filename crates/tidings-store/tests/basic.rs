@@ -42,7 +42,7 @@ fn store_read_parts_and_counters() {
     );
     assert_eq!(numbers(&out[1]), vec![("alt.test".to_string(), 2)]);
     assert_eq!(out[2], StoreOutcome::Duplicate);
-    let again = store_arts(&store, &[a.clone()]);
+    let again = store_arts(&store, std::slice::from_ref(&a));
     assert_eq!(again[0], StoreOutcome::Duplicate);
 
     let Lookup::Present(t) = store.lookup("<a@x>").unwrap() else {
@@ -112,7 +112,7 @@ fn store_read_parts_and_counters() {
     // cancel: gone, remembered, numbers not reused
     assert!(store.cancel("<a@x>", 200).unwrap());
     assert_eq!(store.lookup("<a@x>").unwrap(), Lookup::Rejected);
-    let out = store_arts(&store, &[a.clone()]);
+    let out = store_arts(&store, std::slice::from_ref(&a));
     assert_eq!(out[0], StoreOutcome::Refused(RefuseReason::Rejected));
     let g = store.group("alt.test").unwrap().unwrap();
     assert_eq!((g.count, g.low, g.high), (1, 2, 2));
@@ -214,7 +214,7 @@ fn large_article_streams() {
     add_groups(&store);
     let mut rng = Rng::new(3);
     let a = Art::make(&mut rng, "<big@x>", vec!["alt.test".into()], 1, 300_000);
-    let out = store_arts(&store, &[a.clone()]);
+    let out = store_arts(&store, std::slice::from_ref(&a));
     let StoreOutcome::Stored { token, numbers } = &out[0] else {
         panic!()
     };
