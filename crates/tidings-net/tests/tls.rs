@@ -98,7 +98,10 @@ async fn implicit_tls_negotiates_13_and_12() {
     assert_eq!(info.version, ProtocolVersion::TLSv1_3);
     assert_eq!(info.version_name(), "TLSv1.3");
     assert_eq!(info.server_name.as_deref(), Some("news.example"));
-    assert_eq!(info.peer_fingerprint, None, "no client certificate was asked for");
+    assert_eq!(
+        info.peer_fingerprint, None,
+        "no client certificate was asked for"
+    );
     assert_eq!(
         c.info().tls.as_ref().unwrap().peer_fingerprint,
         Some(fingerprint_of(&paths))
@@ -113,7 +116,11 @@ async fn implicit_tls_negotiates_13_and_12() {
     let (mut c, mut s) = (c.unwrap(), s.unwrap());
     let info = s.info().tls.clone().unwrap();
     assert_eq!(info.version, ProtocolVersion::TLSv1_2);
-    assert!(info.cipher_name().contains("ECDHE"), "{}", info.cipher_name());
+    assert!(
+        info.cipher_name().contains("ECDHE"),
+        "{}",
+        info.cipher_name()
+    );
     ping(&mut c, &mut s).await;
 }
 
@@ -187,7 +194,9 @@ async fn ca_file_connector_verifies_chain_and_name() {
     assert!(c.is_err());
 
     // A CA path that is not a certificate is an error naming it.
-    let e = tls::connector(&ServerTrust::CaFile(leaf.key.clone()), None).err().unwrap();
+    let e = tls::connector(&ServerTrust::CaFile(leaf.key.clone()), None)
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("leaf.key"), "{e}");
 }
 
@@ -206,7 +215,10 @@ async fn hot_reload_swaps_for_new_connections_only() {
 
     let (c, s) = tls_pair(&acceptor, &connector, "news.example").await;
     let (mut old_c, mut old_s) = (c.unwrap(), s.unwrap());
-    assert_eq!(old_c.info().tls.as_ref().unwrap().peer_fingerprint, Some(fp1));
+    assert_eq!(
+        old_c.info().tls.as_ref().unwrap().peer_fingerprint,
+        Some(fp1)
+    );
 
     // Nothing changed: no reload.
     assert!(!resolver.reload_if_changed().unwrap());
@@ -216,7 +228,10 @@ async fn hot_reload_swaps_for_new_connections_only() {
     assert!(resolver.reload().is_err());
     assert_eq!(resolver.fingerprint(), Some(fp1));
     let (c, _) = tls_pair(&acceptor, &connector, "news.example").await;
-    assert_eq!(c.unwrap().info().tls.as_ref().unwrap().peer_fingerprint, Some(fp1));
+    assert_eq!(
+        c.unwrap().info().tls.as_ref().unwrap().peer_fingerprint,
+        Some(fp1)
+    );
 
     // The watcher picks up the new files.
     let shutdown = Shutdown::new();
@@ -227,12 +242,18 @@ async fn hot_reload_swaps_for_new_connections_only() {
     std::fs::copy(&second.cert, &first.cert).unwrap();
     let deadline = tokio::time::Instant::now() + T;
     while resolver.fingerprint() != Some(fp2) {
-        assert!(tokio::time::Instant::now() < deadline, "watcher did not reload");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "watcher did not reload"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (c, s) = tls_pair(&acceptor, &connector, "news.example").await;
     let (mut new_c, mut new_s) = (c.unwrap(), s.unwrap());
-    assert_eq!(new_c.info().tls.as_ref().unwrap().peer_fingerprint, Some(fp2));
+    assert_eq!(
+        new_c.info().tls.as_ref().unwrap().peer_fingerprint,
+        Some(fp2)
+    );
     ping(&mut new_c, &mut new_s).await;
 
     // The old connection still works.
