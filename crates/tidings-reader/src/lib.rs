@@ -1,0 +1,1 @@
+//! Reader sessions (placeholder, being written).
