@@ -283,20 +283,13 @@ pub fn unfold(value: &[u8]) -> Cow<'_, [u8]> {
         return Cow::Borrowed(value);
     }
     let mut out = Vec::with_capacity(value.len());
-    let mut i = 0;
-    while i < value.len() {
-        let b = value[i];
-        if b == b'\r' && value.get(i + 1) == Some(&b'\n') {
-            i += 2;
-            continue;
-        }
-        if b == b'\n' {
-            i += 1;
-            continue;
-        }
-        out.push(b);
-        i += 1;
+    let mut rest = value;
+    while let Some(nl) = memchr(b'\n', rest) {
+        let seg = &rest[..nl];
+        out.extend_from_slice(seg.strip_suffix(b"\r").unwrap_or(seg));
+        rest = &rest[nl + 1..];
     }
+    out.extend_from_slice(rest);
     Cow::Owned(out)
 }
 

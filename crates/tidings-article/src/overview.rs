@@ -46,6 +46,9 @@ pub struct Overview {
 
 /// Cleans a header value for overview: unfold, TAB/CR/LF → space, trim.
 pub fn overview_value(value: &[u8]) -> Vec<u8> {
+    if memchr::memchr3(b'\t', b'\r', b'\n', value).is_none() {
+        return trim_ws(value).to_vec();
+    }
     let u = unfold(value);
     trim_ws(&u)
         .iter()
@@ -61,7 +64,17 @@ pub fn overview_value(value: &[u8]) -> Vec<u8> {
 
 /// Number of lines in a body: LF count, plus one for a last line without LF.
 pub fn count_lines(body: &[u8]) -> u64 {
-    let n = memchr::memchr_iter(b'\n', body).count() as u64;
+    // Sum per chunk in u8 (vectorises well); 255 bytes cannot overflow a u8.
+    let n: u64 = body
+        .chunks(255)
+        .map(|c| {
+            u64::from(
+                c.iter()
+                    .map(|&b| u8::from(b == b'\n'))
+                    .fold(0u8, u8::wrapping_add),
+            )
+        })
+        .sum();
     match body.last() {
         Some(b'\n') | None => n,
         Some(_) => n + 1,

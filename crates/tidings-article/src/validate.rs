@@ -183,13 +183,37 @@ const KNOWN: [(&str, H, bool); 24] = [
 ];
 
 fn classify(name: &[u8]) -> Option<usize> {
-    // Cheap pre-filter on length and first letter before the case-insensitive compare.
+    // Dispatch on (length, first letter) to at most two candidates, then compare.
     let first = name.first()?.to_ascii_lowercase();
-    KNOWN.iter().position(|(n, _, _)| {
-        let n = n.as_bytes();
-        n.len() == name.len()
-            && n.first().map(u8::to_ascii_lowercase) == Some(first)
-            && n.eq_ignore_ascii_case(name)
+    let candidates: &[usize] = match (name.len(), first) {
+        (4, b'f') => &[0],
+        (4, b'd') => &[1],
+        (10, b'm') => &[2],
+        (10, b'n') => &[3],
+        (4, b'p') => &[4],
+        (7, b's') => &[5, 21],
+        (14, b'i') => &[6, 7],
+        (4, b'x') => &[8],
+        (10, b'r') => &[9],
+        (11, b'f') => &[10],
+        (12, b'd') => &[11],
+        (7, b'e') => &[12],
+        (7, b'c') => &[13],
+        (8, b'a') => &[14],
+        (10, b's') => &[15],
+        (11, b'c') => &[16],
+        (10, b'c') => &[17],
+        (6, b's') => &[18],
+        (8, b'r') => &[19],
+        (12, b'o') => &[20],
+        (10, b'u') => &[22],
+        (11, b'i') => &[23],
+        _ => &[],
+    };
+    candidates.iter().copied().find(|&i| {
+        KNOWN
+            .get(i)
+            .is_some_and(|(n, _, _)| n.as_bytes().eq_ignore_ascii_case(name))
     })
 }
 
@@ -539,6 +563,26 @@ Cancel-Lock: sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=\r\n\
         let mut bytes = b"Subject: caf\xe9 \xff\r\n".to_vec();
         bytes.extend_from_slice(art.as_bytes());
         assert_eq!(validate_transit_bytes(&bytes), Ok(()));
+    }
+
+    #[test]
+    fn classify_finds_every_known_name() {
+        for (i, (name, _, _)) in KNOWN.iter().enumerate() {
+            assert_eq!(classify(name.as_bytes()), Some(i), "{name}");
+            assert_eq!(
+                classify(name.to_ascii_lowercase().as_bytes()),
+                Some(i),
+                "{name}"
+            );
+            assert_eq!(
+                classify(name.to_ascii_uppercase().as_bytes()),
+                Some(i),
+                "{name}"
+            );
+        }
+        assert_eq!(classify(b"Mime-Version"), None);
+        assert_eq!(classify(b"Froms"), None);
+        assert_eq!(classify(b""), None);
     }
 
     #[test]
