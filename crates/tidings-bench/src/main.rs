@@ -1,0 +1,2 @@
+//! NNTP load generator (placeholder, being written).
+fn main() {}
