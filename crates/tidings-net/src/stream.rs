@@ -56,6 +56,13 @@ impl TlsInfo {
         }
     }
 
+    /// True if the peer presented a certificate whose fingerprint is one of `pinned`
+    /// (constant-time comparisons).
+    pub fn peer_matches(&self, pinned: &[Fingerprint]) -> bool {
+        self.peer_fingerprint
+            .is_some_and(|fp| fp.matches_any(pinned))
+    }
+
     /// The cipher suite's IANA name, e.g. `TLS13_AES_256_GCM_SHA384`.
     pub fn cipher_name(&self) -> String {
         format!("{:?}", self.cipher_suite)

@@ -37,9 +37,10 @@ use crate::{Fingerprint, NetError, ShutdownSignal};
 pub static PROTOCOL_VERSIONS: &[&SupportedProtocolVersion] =
     &[&rustls::version::TLS13, &rustls::version::TLS12];
 
-/// The *ring* crypto provider every configuration of this crate uses.
+/// The *ring* crypto provider every configuration of this crate uses (made once, then shared).
 pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    static PROVIDER: std::sync::OnceLock<Arc<CryptoProvider>> = std::sync::OnceLock::new();
+    Arc::clone(PROVIDER.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider())))
 }
 
 /// Where a certificate chain and its private key live (both PEM).

@@ -402,3 +402,20 @@ fn limiter_counts_mapped_addresses_together() {
     assert_eq!(limiter.active(), 0);
     assert!(limiter.try_acquire(mapped).is_ok());
 }
+
+#[tokio::test]
+async fn read_buf_with_idle_timeout_appends_or_times_out() {
+    let (mut a, mut b) = tokio::io::duplex(64);
+    let mut buf = b"old".to_vec();
+    b.write_all(b"new").await.unwrap();
+    let n = tidings_net::read_buf_with_idle_timeout(&mut a, &mut buf, 100, IDLE)
+        .await
+        .unwrap();
+    assert_eq!((n, buf.as_slice()), (3, &b"oldnew"[..]));
+    let e =
+        tidings_net::read_buf_with_idle_timeout(&mut a, &mut buf, 100, Duration::from_millis(50))
+            .await
+            .unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+    assert_eq!(buf, b"oldnew");
+}

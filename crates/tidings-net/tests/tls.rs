@@ -140,6 +140,10 @@ async fn client_certificate_fingerprint_exposed() {
     assert_eq!(seen, fingerprint_of(&peer));
     let pinned: Fingerprint = fingerprint_of(&peer).to_string().parse().unwrap();
     assert!(seen.matches_any(&[fingerprint_of(&server), pinned]));
+    let info = s.info().tls.clone().unwrap();
+    assert!(info.peer_matches(&[pinned]));
+    assert!(!info.peer_matches(&[fingerprint_of(&server)]));
+    assert!(s.info().to_string().contains(&pinned.to_string()));
     ping(&mut c, &mut s).await;
 
     // Requested, not required: a client without one still gets in.
