@@ -80,5 +80,6 @@ pub use error::NetError;
 pub use fingerprint::Fingerprint;
 pub use shutdown::{Shutdown, ShutdownSignal};
 pub use stream::{
-    Stream, StreamInfo, TlsInfo, Upgraded, read_buf_with_idle_timeout, read_with_idle_timeout,
+    Stream, StreamInfo, TlsInfo, Transport, Upgraded, read_buf_with_idle_timeout,
+    read_with_idle_timeout,
 };

@@ -26,7 +26,8 @@ pub struct TlsInfo {
     /// The fingerprint of the certificate the peer presented: a client certificate on the server
     /// side, the server's certificate on the client side.
     pub peer_fingerprint: Option<Fingerprint>,
-    /// The server name the client asked for (SNI), on the server side.
+    /// The server name: on the server side the one the client asked for (SNI, if any), on the
+    /// client side the one it connected to.
     pub server_name: Option<String>,
 }
 
@@ -69,9 +70,28 @@ impl TlsInfo {
     }
 }
 
+/// The transport under a [`Stream`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Transport {
+    /// TCP.
+    #[default]
+    Tcp,
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Transport::Tcp => f.write_str("tcp"),
+        }
+    }
+}
+
 /// What a [`Stream`] is, for logs and for deciding what CAPABILITIES to advertise.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StreamInfo {
+    /// The transport.
+    pub transport: Transport,
     /// The remote address.
     pub peer_addr: Option<SocketAddr>,
     /// The local address.
@@ -84,7 +104,7 @@ pub struct StreamInfo {
 
 impl fmt::Display for StreamInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("tcp")?;
+        write!(f, "{}", self.transport)?;
         if let Some(peer) = self.peer_addr {
             write!(f, " peer={peer}")?;
         }
@@ -156,6 +176,7 @@ impl Stream {
     pub fn from_tcp(tcp: TcpStream) -> Self {
         let _ = tcp.set_nodelay(true);
         let info = StreamInfo {
+            transport: Transport::Tcp,
             peer_addr: tcp.peer_addr().ok(),
             local_addr: tcp.local_addr().ok(),
             tls: None,
@@ -252,9 +273,10 @@ impl Stream {
         timeout: Duration,
     ) -> Result<Self, NetError> {
         let tcp = self.take_tcp()?;
+        let name_str = name.to_str().into_owned();
         let tls = with_timeout(timeout, connector.connect(name, tcp)).await?;
         let (_, conn) = tls.get_ref();
-        self.info.tls = Some(TlsInfo::from_common(conn, None));
+        self.info.tls = Some(TlsInfo::from_common(conn, Some(&name_str)));
         self.inner = Inner::TlsClient(Box::new(tls));
         Ok(self)
     }

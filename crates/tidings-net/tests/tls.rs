@@ -107,6 +107,11 @@ async fn implicit_tls_negotiates_13_and_12() {
         Some(fingerprint_of(&paths))
     );
     assert!(s.info().to_string().contains("TLSv1.3"), "{}", s.info());
+    assert_eq!(
+        c.info().tls.as_ref().unwrap().server_name.as_deref(),
+        Some("news.example")
+    );
+    assert_eq!(s.info().transport, tidings_net::Transport::Tcp);
     ping(&mut c, &mut s).await;
 
     let only12 =
