@@ -82,9 +82,10 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, NetError>
 pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, NetError> {
     let pem = read_file(path)?;
     PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
-        rustls::pki_types::pem::Error::NoItemsFound => {
-            NetError::pem(path, "no PRIVATE KEY section found")
-        }
+        rustls::pki_types::pem::Error::NoItemsFound => NetError::pem(
+            path,
+            "no PRIVATE KEY section found (encrypted keys are not supported)",
+        ),
         e => NetError::pem(path, format!("bad PEM private key: {e}")),
     })
 }
