@@ -148,6 +148,15 @@ fn store_range(
     (spent, stored)
 }
 
+/// CPU seconds (user + system) used by this process so far.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or_default();
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn rss_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -206,14 +215,18 @@ fn main() {
     }
     let bodies = bodies();
     let mut rng = Rng(1);
+    let cpu0 = cpu_secs();
     let (spent, stored) = store_range(&store, 0, n, batch, &mut rng, &bodies);
+    let cpu = cpu_secs() - cpu0;
     println!(
-        "store: {stored} articles in {:.2}s = {:.0} articles/s (durable, batch {batch})",
+        "store: {stored} articles in {:.2}s = {:.0} articles/s (durable={}, batch {batch}); \
+         process CPU {:.2}s incl. article generation",
         spent.as_secs_f64(),
-        stored as f64 / spent.as_secs_f64()
+        stored as f64 / spent.as_secs_f64(),
+        store.config().durable,
+        cpu
     );
     store.close().unwrap();
-    let index_size = std::fs::metadata(dir.join("index.redb")).unwrap().len();
 
     // 2. reopen after SIGKILL of a writer
     let exe = std::env::current_exe().unwrap();
@@ -320,15 +333,30 @@ fn main() {
     );
 
     // 5. index size
+    let st = store.index_stats().unwrap();
+    let per = |x: u64| x as f64 / n as f64;
     let ids_len: u64 = (0..n).map(|i| msgid(i).len() as u64).sum();
+    let hist = st.history.stored_bytes + st.history.metadata_bytes + st.history.fragmented_bytes;
+    let over = st.overview.stored_bytes + st.overview.metadata_bytes + st.overview.fragmented_bytes;
+    let arr = st.arrival.stored_bytes + st.arrival.metadata_bytes + st.arrival.fragmented_bytes;
     println!(
-        "index file: {} bytes = {:.0} bytes/article; overview text fields {:.0} B/article, \
-         message-ids in history {:.0} B/article; remainder {:.0} B/article",
-        index_size,
-        index_size as f64 / n as f64,
-        text as f64 / n as f64,
-        ids_len as f64 / n as f64,
-        (index_size as f64 - text as f64 - ids_len as f64) / n as f64
+        "index per article: history {:.0} B (stored {:.0} + btree {:.0} + unused {:.0}; incl. message-id {:.0}), \
+         overview {:.0} B (incl. text fields {:.0}), arrival {:.0} B",
+        per(hist),
+        per(st.history.stored_bytes),
+        per(st.history.metadata_bytes),
+        per(st.history.fragmented_bytes),
+        per(ids_len),
+        per(over),
+        per(text),
+        per(arr)
+    );
+    println!(
+        "index overhead excluding text fields (overview text, message-id in history): {:.0} B/article; \
+         index file {} bytes = {:.0} B/article (file includes free copy-on-write pages)",
+        per(hist + over + arr - text - ids_len),
+        st.file_bytes,
+        per(st.file_bytes)
     );
     println!(
         "RSS: current {} KB, peak {} KB",

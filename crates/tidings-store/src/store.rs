@@ -1562,3 +1562,62 @@ impl Store {
         self.snapshot()?.overview(group, range, visit)
     }
 }
+
+/// Size of one index table (from redb's statistics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableSize {
+    /// Rows.
+    pub rows: u64,
+    /// Bytes of keys and values stored in leaf pages.
+    pub stored_bytes: u64,
+    /// Bytes of B-tree metadata (per-entry offsets, branch pages).
+    pub metadata_bytes: u64,
+    /// Bytes unused inside allocated pages.
+    pub fragmented_bytes: u64,
+}
+
+/// Sizes of the index tables and of the index file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IndexStats {
+    /// history table.
+    pub history: TableSize,
+    /// overview table.
+    pub overview: TableSize,
+    /// arrival index.
+    pub arrival: TableSize,
+    /// active list (groups and group ids).
+    pub groups: TableSize,
+    /// Size of the index file (includes free pages kept for copy-on-write).
+    pub file_bytes: u64,
+}
+
+impl Store {
+    /// Sizes of the index tables (for capacity planning and the overhead benchmark).
+    pub fn index_stats(&self) -> Result<IndexStats> {
+        use redb::ReadableTableMetadata;
+        fn size<T: ReadableTableMetadata>(t: &T) -> Result<TableSize> {
+            let s = t.stats()?;
+            Ok(TableSize {
+                rows: t.len()?,
+                stored_bytes: s.stored_bytes(),
+                metadata_bytes: s.metadata_bytes(),
+                fragmented_bytes: s.fragmented_bytes(),
+            })
+        }
+        let txn = self.db.begin_read()?;
+        let g = size(&txn.open_table(GROUPS)?)?;
+        let gi = size(&txn.open_table(GROUP_IDS)?)?;
+        Ok(IndexStats {
+            history: size(&txn.open_table(HISTORY)?)?,
+            overview: size(&txn.open_table(OVERVIEW)?)?,
+            arrival: size(&txn.open_table(ARRIVAL)?)?,
+            groups: TableSize {
+                rows: g.rows,
+                stored_bytes: g.stored_bytes + gi.stored_bytes,
+                metadata_bytes: g.metadata_bytes + gi.metadata_bytes,
+                fragmented_bytes: g.fragmented_bytes + gi.fragmented_bytes,
+            },
+            file_bytes: std::fs::metadata(self.root.join(INDEX_FILE))?.len(),
+        })
+    }
+}
