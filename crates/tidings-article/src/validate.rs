@@ -10,7 +10,8 @@
 //! * injection: From, Newsgroups and Subject are required (Message-ID, Date and Path are
 //!   added by the injecting agent when missing, RFC 5537 §3.5); a Message-ID that is
 //!   present must follow the strict RFC 5536 form; an article that already has an
-//!   Injection-Info header is refused (it was injected before).
+//!   Injection-Info header or a `.POSTED` Path entry is refused (it was injected
+//!   before), and so is one with an Xref header (RFC 5537 §3.5).
 //!
 //! Error messages are meant for a person: the server puts them after 437/439/441.
 //! Offending values are quoted, truncated and stripped of control characters.
@@ -20,7 +21,7 @@ use crate::date::{DateError, parse_date};
 use crate::group::{GroupNameError, check_newsgroups, split_list};
 use crate::headers::{HeaderError, Headers, trim_ws};
 use crate::msgid::{MessageIdError, check_lookup, check_strict, split_msgids};
-use crate::path::{PathError, check_path};
+use crate::path::{PathEntry, PathError, check_path, path_entries};
 use crate::xref::{XrefError, check_xref};
 
 /// Why an article's headers were refused. Display is a reason a person can act on.
@@ -105,9 +106,13 @@ pub enum ValidationError {
         /// What is wrong.
         reason: &'static str,
     },
-    /// A POSTed article already carries Injection-Info.
-    #[error("Article already injected (has Injection-Info)")]
+    /// A POSTed article already carries Injection-Info, or a Path with the `POSTED`
+    /// diagnostic: it was injected before (RFC 5537 §3.5).
+    #[error("Article already injected (has Injection-Info or a .POSTED Path entry)")]
     AlreadyInjected,
+    /// A POSTed article carries a header only servers may add (Xref; RFC 5537 §3.5).
+    #[error("Header not allowed in a posted article: {0}")]
+    NotAllowedInPost(&'static str),
 }
 
 /// Renders a header value for an error message: lossy UTF-8, control characters as
@@ -346,8 +351,19 @@ fn check_field(name: &'static str, id: H, v: &[u8], mode: Mode) -> Result<(), Va
                 value: show_value(v),
                 reason,
             })?;
+            if mode == Mode::Injection
+                && path_entries(v).any(|e| {
+                    matches!(e, Ok(PathEntry::Diagnostic { keyword, .. })
+                        if keyword.eq_ignore_ascii_case("POSTED"))
+                })
+            {
+                return Err(ValidationError::AlreadyInjected);
+            }
         }
         H::Xref => {
+            if mode == Mode::Injection {
+                return Err(ValidationError::NotAllowedInPost(name));
+            }
             check_xref(v).map_err(|reason| ValidationError::BadXref {
                 value: show_value(v),
                 reason,
@@ -485,6 +501,19 @@ Cancel-Lock: sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=\r\n\
         assert_eq!(
             validate_injection_bytes(GOOD.as_bytes()),
             Err(ValidationError::AlreadyInjected)
+        );
+        let with_posted = format!("Path: a!.POSTED.1.2.3.4!not-for-mail\r\n{posted}");
+        assert_eq!(
+            validate_injection_bytes(with_posted.as_bytes()),
+            Err(ValidationError::AlreadyInjected)
+        );
+        let with_path = format!("Path: a!not-for-mail\r\n{posted}");
+        assert_eq!(validate_injection_bytes(with_path.as_bytes()), Ok(()));
+        let with_xref = format!("Xref: h misc.test:1\r\n{posted}");
+        let e = validate_injection_bytes(with_xref.as_bytes()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Header not allowed in a posted article: Xref"
         );
     }
 

@@ -5,7 +5,8 @@
 use proptest::prelude::*;
 use tidings_article::{
     GroupName, Headers, MessageId, Overview, Path, ValidationError, Xref, format_date, format_xref,
-    fuzz, parse_date, prepend_header, set_header, validate_injection, validate_transit,
+    fuzz, parse_date, prepend_header, remove_header, set_header, validate_injection,
+    validate_transit,
 };
 
 fn build_article(
@@ -69,7 +70,9 @@ proptest! {
         let art = build_article(&subject, &hosts, &groups, t, &id, &body);
         let h = Headers::parse(&art).unwrap();
         prop_assert_eq!(validate_transit(&h), Ok(()));
-        prop_assert_eq!(validate_injection(&h), Ok(()));
+        prop_assert_eq!(validate_injection(&h), Err(ValidationError::NotAllowedInPost("Xref")));
+        let posted = remove_header(&art, "Xref").unwrap();
+        prop_assert_eq!(validate_injection(&Headers::parse(&posted).unwrap()), Ok(()));
         prop_assert_eq!(h.body(), &body[..]);
         prop_assert_eq!(parse_date(h.get("date").unwrap()), Ok(t));
         let parsed_id = MessageId::parse_bytes(h.get("message-id").unwrap()).unwrap();
