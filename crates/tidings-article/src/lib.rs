@@ -15,6 +15,24 @@
 //! * [`edit`]: byte-exact header edits (prepend, append, replace, remove);
 //! * [`fuzz`]: the entry point for the fuzz target.
 //!
+//! ```
+//! use tidings_article::{Headers, Overview, Path, Wildmat, validate_transit};
+//!
+//! let article = b"Path: a.example!not-for-mail\r\nFrom: Joe <joe@example.org>\r\n\
+//! Newsgroups: misc.test\r\nSubject: hi\r\nDate: Tue, 01 Dec 2026 03:57:09 +0000\r\n\
+//! Message-ID: <1@example.org>\r\n\r\nhello\r\n";
+//! let h = Headers::parse(article)?;
+//! validate_transit(&h)?;
+//! assert_eq!(h.body(), b"hello\r\n");
+//! let path = Path::parse(h.get("Path").unwrap_or_default())?;
+//! assert!(!path.contains("me.example"));
+//! assert_eq!(path.prepend("me.example"), "me.example!a.example!not-for-mail");
+//! let over = Overview::from_headers(&h);
+//! assert_eq!(over.lines, 1);
+//! assert!(Wildmat::parse("misc.*,!misc.jobs.*")?.matches("misc.test"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! What it does not do: no I/O, no clock (times are unix seconds passed in by the
 //! caller), no networking, no storage; it never requires an article or its body to be
 //! UTF-8 and does not decode MIME, encoded-words, charsets or yEnc; it does not apply
