@@ -1,0 +1,1445 @@
+//! One reader session: the command loop, reply batching, and the commands themselves.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use base64::Engine as _;
+use tidings_article::Wildmat;
+use tidings_net::{ShutdownSignal, Stream, read_buf_with_idle_timeout};
+use tidings_proto::command::HeadersForm;
+use tidings_proto::reply::{write_lines, write_status};
+use tidings_proto::table::{self, Role};
+use tidings_proto::{
+    ArticleRange, ArticleRef, BlockDecoder, BlockError, BlockStep, CapabilityState, Command,
+    LineDecoder, ListKind, NewsDateTime, RangeOrId, ReplyCode, write_stuffed,
+};
+use tidings_store::{GroupInfo, Part, Store, Token};
+use tokio::io::AsyncWriteExt;
+
+use crate::config::{self, Grant};
+use crate::limits::Slot;
+use crate::{ListenerSettings, Services};
+
+/// Flush the reply buffer once it holds this much, even between pipelined commands.
+const FLUSH_AT: usize = 256 * 1024;
+/// Most bytes read from the socket at once.
+const READ_CHUNK: usize = 64 * 1024;
+/// How long the closing `400` line may take to write.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
+
+static CONNECTION_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// What the loop does after a command.
+enum Flow {
+    Continue,
+    Close,
+    StartTls,
+    Compress,
+    Post,
+}
+
+/// Why a session ends early.
+struct Closed;
+
+/// The connection state a session keeps.
+pub(crate) struct Session {
+    pub(crate) svc: Arc<Services>,
+    listener: ListenerSettings,
+    pub(crate) peer: SocketAddr,
+    shutdown: ShutdownSignal,
+    stream: Option<Stream>,
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+    lines: LineDecoder,
+    pub(crate) user: Option<String>,
+    pending_user: Option<String>,
+    pub(crate) grant: Option<Grant>,
+    _slot: Option<Slot>,
+    group: Option<String>,
+    current: Option<u64>,
+    sasl: bool,
+    idle: Duration,
+    pub(crate) conn_id: u64,
+    pub(crate) suggested_id: Option<String>,
+}
+
+pub(crate) async fn run(
+    svc: Arc<Services>,
+    stream: Stream,
+    peer: SocketAddr,
+    listener: ListenerSettings,
+    shutdown: ShutdownSignal,
+) {
+    let idle = Duration::from_secs(svc.config.idle_timeout_secs.max(1));
+    let grant = config::evaluate(&svc.config, peer.ip(), None);
+    let mut s = Session {
+        lines: LineDecoder::new(svc.config.max_line),
+        svc,
+        listener,
+        peer,
+        shutdown,
+        stream: Some(stream),
+        rbuf: Vec::with_capacity(4096),
+        wbuf: Vec::with_capacity(4096),
+        user: None,
+        pending_user: None,
+        grant,
+        _slot: None,
+        group: None,
+        current: None,
+        sasl: false,
+        idle,
+        conn_id: CONNECTION_IDS.fetch_add(1, Ordering::Relaxed),
+        suggested_id: None,
+    };
+    tracing::debug!(conn = s.conn_id, peer = %peer, listener = %s.listener.name, "reader connected");
+    if s.greet().await.is_err() {
+        return;
+    }
+    let _ = s.serve().await;
+    if let Some(mut st) = s.stream.take() {
+        let _ = tokio::time::timeout(GOODBYE_TIMEOUT, st.shutdown()).await;
+    }
+    tracing::debug!(conn = s.conn_id, "reader disconnected");
+}
+
+fn ip_key(ip: IpAddr) -> String {
+    format!("ip:{}", ip.to_canonical())
+}
+
+fn nntp_range(r: ArticleRange) -> Option<RangeInclusive<u64>> {
+    let max = tidings_proto::command::MAX_ARTICLE_NUMBER;
+    match r {
+        ArticleRange::Single(a) => Some(a..=a),
+        ArticleRange::From(a) => Some(a..=max),
+        ArticleRange::Between(a, b) if a <= b => Some(a..=b),
+        ArticleRange::Between(..) => None,
+    }
+}
+
+/// Overview field names usable with HDR (the standard seven plus Xref).
+fn overview_field(name: &str) -> Option<tidings_store::OverviewField> {
+    use tidings_store::OverviewField as F;
+    Some(match name.to_ascii_lowercase().as_str() {
+        "subject" => F::Subject,
+        "from" => F::From,
+        "date" => F::Date,
+        "message-id" => F::MessageId,
+        "references" => F::References,
+        ":bytes" => F::Bytes,
+        ":lines" => F::Lines,
+        "xref" => F::Xref,
+        _ => return None,
+    })
+}
+
+/// A header's value in a stored head, cleaned as for overview (unfolded, TAB/CR/LF as
+/// spaces); empty when absent.
+fn header_value(head: &[u8], name: &str) -> Vec<u8> {
+    let Ok(h) = tidings_article::Headers::parse(head) else {
+        return Vec::new();
+    };
+    h.get(name)
+        .map(tidings_article::overview::overview_value)
+        .unwrap_or_default()
+}
+
+fn overview_line(o: &tidings_store::OverviewRef<'_>, number: u64) -> Vec<u8> {
+    let mut s = String::with_capacity(256);
+    let _ = write!(
+        s,
+        "{number}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t",
+        o.subject, o.from, o.date, o.message_id, o.references, o.bytes, o.lines
+    );
+    if !o.xref.is_empty() {
+        s.push_str("Xref: ");
+        s.push_str(o.xref);
+    }
+    s.into_bytes()
+}
+
+type Failure = (ReplyCode, &'static str);
+
+const INTERNAL: Failure = (ReplyCode::INTERNAL_FAULT, "Internal storage error");
+const NO_GROUP: Failure = (ReplyCode::NO_GROUP_SELECTED, "No newsgroup selected");
+const NO_CURRENT: Failure = (
+    ReplyCode::NO_CURRENT_ARTICLE,
+    "Current article number is invalid",
+);
+const NO_NUMBER: Failure = (
+    ReplyCode::NO_SUCH_ARTICLE_NUMBER,
+    "No article with that number",
+);
+const NO_RANGE: Failure = (
+    ReplyCode::NO_SUCH_ARTICLE_NUMBER,
+    "No articles in that range",
+);
+const NO_ID: Failure = (
+    ReplyCode::NO_SUCH_ARTICLE_ID,
+    "No article with that message-id",
+);
+
+/// A resolved article: its number (0 when designated by message-id), message-id and token.
+struct Found {
+    number: u64,
+    message_id: String,
+    token: Token,
+}
+
+/// HDR-like command flavours.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HdrKind {
+    Hdr,
+    XHdr,
+    XPat,
+}
+
+impl Session {
+    fn status(&mut self, code: ReplyCode, text: &str) {
+        write_status(&mut self.wbuf, code, text);
+    }
+
+    fn fail(&mut self, f: Failure) {
+        self.status(f.0, f.1);
+    }
+
+    fn may_post_now(&self) -> bool {
+        self.grant.as_ref().is_some_and(Grant::may_post_somewhere)
+    }
+
+    fn is_tls(&self) -> bool {
+        self.stream.as_ref().is_some_and(Stream::is_tls)
+    }
+
+    fn is_compressed(&self) -> bool {
+        self.stream.as_ref().is_some_and(Stream::is_compressed)
+    }
+
+    fn auth_allowed_now(&self) -> bool {
+        !self.listener.auth_requires_tls || self.is_tls()
+    }
+
+    fn starttls_offered(&self) -> bool {
+        self.listener.starttls && self.svc.tls.is_some()
+    }
+
+    async fn greet(&mut self) -> Result<(), Closed> {
+        let ip = self.peer.ip();
+        // A per-address connection limit for rules that admit unauthenticated clients.
+        if let Some(g) = &self.grant
+            && g.max_connections.is_some()
+        {
+            match self.svc.limits.acquire(&ip_key(ip), g.max_connections) {
+                Some(slot) => self._slot = Some(slot),
+                None => {
+                    self.status(
+                        ReplyCode::SERVICE_UNAVAILABLE,
+                        "Too many connections from your address; try again later",
+                    );
+                    let _ = self.flush().await;
+                    return Err(Closed);
+                }
+            }
+        }
+        let posting = self.may_post_now()
+            || (self.grant.is_none() && config::may_post_after_auth(&self.svc.config, ip));
+        let text = format!(
+            "{} Tidings NNTP server {} ready ({})",
+            self.svc.pathhost,
+            env!("CARGO_PKG_VERSION"),
+            if posting {
+                "posting allowed"
+            } else {
+                "no posting"
+            }
+        );
+        let code = if posting {
+            ReplyCode::POSTING_ALLOWED
+        } else {
+            ReplyCode::POSTING_PROHIBITED
+        };
+        self.status(code, &text);
+        self.flush().await
+    }
+
+    async fn flush(&mut self) -> Result<(), Closed> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let Some(st) = self.stream.as_mut() else {
+            return Err(Closed);
+        };
+        let r = tokio::time::timeout(self.idle, async {
+            st.write_all(&self.wbuf).await?;
+            st.flush().await
+        })
+        .await;
+        self.wbuf.clear();
+        if self.wbuf.capacity() > 4 * FLUSH_AT {
+            self.wbuf = Vec::with_capacity(4096);
+        }
+        match r {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(Closed),
+        }
+    }
+
+    /// Reads more bytes into `rbuf`; `Closed` at end of file, error, idle timeout or shutdown.
+    async fn fill(&mut self, watch_shutdown: bool) -> Result<(), Closed> {
+        let idle = self.idle;
+        let Some(st) = self.stream.as_mut() else {
+            return Err(Closed);
+        };
+        let mut sd = self.shutdown.clone();
+        let res = tokio::select! {
+            r = read_buf_with_idle_timeout(st, &mut self.rbuf, READ_CHUNK, idle) => Some(r),
+            () = sd.wait(), if watch_shutdown => None,
+        };
+        match res {
+            None => {
+                self.goodbye("Server shutting down").await;
+                Err(Closed)
+            }
+            Some(Ok(0)) => Err(Closed),
+            Some(Ok(_)) => Ok(()),
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
+                tracing::debug!(conn = self.conn_id, "idle timeout");
+                self.goodbye("Idle timeout, closing connection").await;
+                Err(Closed)
+            }
+            Some(Err(_)) => Err(Closed),
+        }
+    }
+
+    async fn goodbye(&mut self, text: &str) {
+        self.status(ReplyCode::SERVICE_UNAVAILABLE, text);
+        if let Some(st) = self.stream.as_mut() {
+            let buf = std::mem::take(&mut self.wbuf);
+            let _ = tokio::time::timeout(GOODBYE_TIMEOUT, async {
+                st.write_all(&buf).await?;
+                st.flush().await
+            })
+            .await;
+        }
+    }
+
+    async fn serve(&mut self) -> Result<(), Closed> {
+        loop {
+            loop {
+                if self.shutdown.is_triggered() {
+                    self.flush().await?;
+                    self.goodbye("Server shutting down").await;
+                    return Err(Closed);
+                }
+                let line = match self.lines.decode(&self.rbuf) {
+                    Ok(Some(l)) => {
+                        let consumed = l.consumed;
+                        let line = l.line.to_vec();
+                        self.rbuf.drain(..consumed);
+                        line
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        self.rbuf.drain(..e.discard().min(self.rbuf.len()));
+                        if e.reply_due() {
+                            if self.sasl {
+                                self.sasl = false;
+                                self.status(ReplyCode::AUTH_FAILED, "Authentication failed");
+                            } else {
+                                let code = tidings_proto::ParseError::from(e).reply_code();
+                                self.status(code, &format!("{e}"));
+                            }
+                        }
+                        continue;
+                    }
+                };
+                match self.handle_line(&line).await {
+                    Flow::Continue => {}
+                    Flow::Close => {
+                        self.flush().await?;
+                        return Ok(());
+                    }
+                    Flow::StartTls => self.starttls().await?,
+                    Flow::Compress => {
+                        self.flush().await?;
+                        let unread = std::mem::take(&mut self.rbuf);
+                        let st = self.stream.take().ok_or(Closed)?;
+                        match st.compress(unread) {
+                            Ok(st) => self.stream = Some(st),
+                            Err(_) => return Err(Closed),
+                        }
+                    }
+                    Flow::Post => self.receive_post().await?,
+                }
+                if self.wbuf.len() >= FLUSH_AT {
+                    self.flush().await?;
+                }
+            }
+            self.flush().await?;
+            self.fill(true).await?;
+        }
+    }
+
+    async fn starttls(&mut self) -> Result<(), Closed> {
+        self.flush().await?;
+        let (Some(acceptor), Some(st)) = (self.svc.tls.clone(), self.stream.take()) else {
+            return Err(Closed);
+        };
+        let unread = std::mem::take(&mut self.rbuf);
+        let timeout = Duration::from_secs(self.svc.config.tls_handshake_timeout_secs.max(1));
+        match st.starttls_server(unread, &acceptor, timeout).await {
+            Ok(up) => {
+                if up.discarded > 0 {
+                    tracing::info!(
+                        conn = self.conn_id,
+                        discarded = up.discarded,
+                        "plaintext after STARTTLS discarded"
+                    );
+                }
+                self.stream = Some(up.stream);
+                self.lines = LineDecoder::new(self.svc.config.max_line);
+                self.pending_user = None;
+                self.sasl = false;
+                Ok(())
+            }
+            Err(e) => {
+                tracing::debug!(conn = self.conn_id, error = %e, "STARTTLS failed");
+                Err(Closed)
+            }
+        }
+    }
+
+    async fn receive_post(&mut self) -> Result<(), Closed> {
+        self.flush().await?;
+        let mut dec = BlockDecoder::new(self.svc.config.max_article);
+        loop {
+            match dec.decode(&self.rbuf) {
+                Ok(BlockStep::NeedMore { consumed }) => {
+                    self.rbuf.drain(..consumed.min(self.rbuf.len()));
+                    self.fill(false).await?;
+                }
+                Ok(BlockStep::Done { consumed, block }) => {
+                    self.rbuf.drain(..consumed.min(self.rbuf.len()));
+                    match crate::post::process(self, block).await {
+                        Ok(text) => self.status(ReplyCode::POST_OK, &text),
+                        Err(text) => self.status(ReplyCode::POSTING_FAILED, &text),
+                    }
+                    return Ok(());
+                }
+                Err(BlockError::TooLarge {
+                    consumed,
+                    discarded,
+                    limit,
+                }) => {
+                    self.rbuf.drain(..consumed.min(self.rbuf.len()));
+                    let text = format!(
+                        "Article too large ({discarded} octets; the limit is {limit}); not posted"
+                    );
+                    self.status(ReplyCode::POSTING_FAILED, &text);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    async fn handle_line(&mut self, line: &[u8]) -> Flow {
+        if self.sasl {
+            self.sasl = false;
+            let text = String::from_utf8_lossy(line).trim().to_owned();
+            self.sasl_response(&text).await;
+            return Flow::Continue;
+        }
+        let cmd = match tidings_proto::parse(line) {
+            Ok(c) => c,
+            Err(e) => {
+                let code = e.reply_code();
+                let text = if code == ReplyCode::UNKNOWN_COMMAND {
+                    "Unknown command".to_owned()
+                } else {
+                    format!("Syntax error: {e}")
+                };
+                self.status(code, &text);
+                return Flow::Continue;
+            }
+        };
+        let spec = table::spec_for(cmd.kind());
+        if spec.is_some_and(|s| s.role == Role::Transit) {
+            // Transit (IHAVE, CHECK, TAKETHIS, MODE STREAM) is not served by reader sessions;
+            // the peering handler will take these commands over when it exists.
+            self.status(
+                ReplyCode::COMMAND_UNAVAILABLE,
+                "Transit commands are not available on this connection",
+            );
+            return Flow::Continue;
+        }
+        if spec.is_some_and(|s| s.auth_required) && self.grant.is_none() {
+            self.status(ReplyCode::AUTH_REQUIRED, "Authentication required");
+            return Flow::Continue;
+        }
+        self.dispatch(cmd).await
+    }
+
+    async fn dispatch(&mut self, cmd: Command) -> Flow {
+        match cmd {
+            Command::Capabilities(_) => self.capabilities(),
+            Command::ModeReader => {
+                if self.may_post_now() {
+                    self.status(ReplyCode::POSTING_ALLOWED, "Posting allowed");
+                } else {
+                    self.status(ReplyCode::POSTING_PROHIBITED, "Posting prohibited");
+                }
+            }
+            Command::Quit => {
+                self.status(ReplyCode::CLOSING, "Bye");
+                return Flow::Close;
+            }
+            Command::Group(g) => self.group(&g),
+            Command::ListGroup(arg) => self.listgroup(arg).await,
+            Command::Last => self.step(false),
+            Command::Next => self.step(true),
+            Command::Article(r) => self.article(r, Part::Article).await,
+            Command::Head(r) => self.article(r, Part::Head).await,
+            Command::Body(r) => self.article(r, Part::Body).await,
+            Command::Stat(r) => match self.resolve(r) {
+                Ok(f) => {
+                    let text = format!("{} {}", f.number, f.message_id);
+                    self.status(ReplyCode::ARTICLE_EXISTS, &text);
+                }
+                Err(e) => self.fail(e),
+            },
+            Command::Post => return self.post_command(),
+            Command::Date => {
+                let t = (self.svc.clock)();
+                let d = tidings_article::format_date(t);
+                let _ = d;
+                self.status(ReplyCode::SERVER_DATE, &nntp_date(t));
+            }
+            Command::Help => {
+                let st = self.cap_state(&[]);
+                let lines = table::help_lines(&st);
+                write_lines(
+                    &mut self.wbuf,
+                    ReplyCode::HELP_FOLLOWS,
+                    "Legal commands",
+                    lines,
+                );
+            }
+            Command::NewGroups(dt) => self.newgroups(&dt),
+            Command::NewNews { wildmat, since } => self.newnews(&wildmat, &since).await,
+            Command::List(kind) => self.list(kind).await,
+            Command::Over(t) => self.over(t).await,
+            Command::XOver(r) => self.over(r.map(RangeOrId::Range)).await,
+            Command::Hdr { field, target } => self.hdr(HdrKind::Hdr, &field, target, &[]).await,
+            Command::XHdr { field, target } => self.hdr(HdrKind::XHdr, &field, target, &[]).await,
+            Command::XPat {
+                field,
+                target,
+                patterns,
+            } => {
+                self.hdr(HdrKind::XPat, &field, Some(target), &patterns)
+                    .await;
+            }
+            Command::XGTitle(w) => self.xgtitle(w),
+            Command::StartTls => return self.starttls_command(),
+            Command::AuthinfoUser(u) => self.authinfo_user(u),
+            Command::AuthinfoPass(p) => self.authinfo_pass(p).await,
+            Command::AuthinfoSasl { mechanism, initial } => {
+                self.authinfo_sasl(&mechanism, initial).await;
+            }
+            Command::Compress(alg) => return self.compress_command(&alg),
+            Command::ModeStream | Command::Ihave(_) | Command::Check(_) | Command::TakeThis(_) => {
+                self.status(
+                    ReplyCode::COMMAND_UNAVAILABLE,
+                    "Transit commands are not available on this connection",
+                );
+            }
+        }
+        Flow::Continue
+    }
+
+    // ----- capabilities -----
+
+    fn cap_state<'a>(&self, sasl: &'a [&'a str]) -> CapabilityState<'a> {
+        let authenticated = self.user.is_some();
+        CapabilityState {
+            tls_active: self.is_tls(),
+            starttls_offered: self.starttls_offered(),
+            authenticated,
+            authinfo_user: !authenticated && self.auth_allowed_now(),
+            sasl_mechanisms: sasl,
+            compress_offered: true,
+            compress_active: self.is_compressed(),
+            reader: true,
+            transit: false,
+            mode_reader_needed: false,
+            posting: self.may_post_now(),
+            implementation: None,
+        }
+    }
+
+    fn capabilities(&mut self) {
+        let mechs: &[&str] = if self.user.is_none() && self.auth_allowed_now() {
+            &["PLAIN"]
+        } else {
+            &[]
+        };
+        let implementation = format!("Tidings {}", env!("CARGO_PKG_VERSION"));
+        let mut st = self.cap_state(mechs);
+        st.implementation = Some(&implementation);
+        let newnews = self.grant.as_ref().is_none_or(|g| g.newnews);
+        let cfg = &self.svc.config;
+        let unconfigured: Vec<&str> = [
+            ("MOTD", cfg.motd_file.is_none()),
+            ("MODERATORS", cfg.moderators.is_empty()),
+            ("DISTRIB.PATS", cfg.distrib_pats.is_empty()),
+            ("DISTRIBUTIONS", cfg.distributions.is_empty()),
+            ("SUBSCRIPTIONS", cfg.subscriptions.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(k, off)| off.then_some(k))
+        .collect();
+        let lines: Vec<String> = table::capability_lines(&st)
+            .into_iter()
+            .filter(|l| newnews || l != "NEWNEWS")
+            .map(|l| {
+                if let Some(rest) = l.strip_prefix("LIST ") {
+                    let kept: Vec<&str> = rest
+                        .split(' ')
+                        .filter(|k| !unconfigured.contains(k))
+                        .collect();
+                    format!("LIST {}", kept.join(" "))
+                } else {
+                    l
+                }
+            })
+            .collect();
+        write_lines(
+            &mut self.wbuf,
+            ReplyCode::CAPABILITIES_FOLLOW,
+            "Capability list follows",
+            lines,
+        );
+    }
+
+    // ----- groups and articles -----
+
+    /// The group if it exists and is readable.
+    fn visible_group(&self, name: &str) -> Result<Option<GroupInfo>, Failure> {
+        if !self.grant.as_ref().is_some_and(|g| g.can_read(name)) {
+            return Ok(None);
+        }
+        self.svc.store.group(name).map_err(|_| INTERNAL)
+    }
+
+    fn select(&mut self, g: &GroupInfo) {
+        self.group = Some(g.name.clone());
+        self.current = (g.count > 0).then_some(g.low);
+    }
+
+    fn group(&mut self, name: &str) {
+        match self.visible_group(name) {
+            Ok(Some(g)) => {
+                self.select(&g);
+                let text = format!("{} {} {} {}", g.count, g.low, g.high, g.name);
+                self.status(ReplyCode::GROUP_SELECTED, &text);
+            }
+            Ok(None) => self.status(ReplyCode::NO_SUCH_GROUP, "No such newsgroup"),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    async fn listgroup(&mut self, arg: Option<(String, Option<ArticleRange>)>) {
+        let (name, range) = match arg {
+            Some((g, r)) => (g, r),
+            None => match &self.group {
+                Some(g) => (g.clone(), None),
+                None => return self.fail(NO_GROUP),
+            },
+        };
+        let g = match self.visible_group(&name) {
+            Ok(Some(g)) => g,
+            Ok(None) => return self.status(ReplyCode::NO_SUCH_GROUP, "No such newsgroup"),
+            Err(e) => return self.fail(e),
+        };
+        self.select(&g);
+        let range = match range {
+            Some(r) => nntp_range(r),
+            None => Some(g.low..=g.high.max(g.low)),
+        };
+        let numbers = match range {
+            None => Ok(Vec::new()),
+            Some(r) => {
+                let gname = g.name.clone();
+                blocking(&self.svc.store, move |s| {
+                    s.snapshot().and_then(|snap| snap.numbers(&gname, r))
+                })
+                .await
+            }
+        };
+        let Ok(numbers) = numbers else {
+            return self.fail(INTERNAL);
+        };
+        let text = format!("{} {} {} {} list follows", g.count, g.low, g.high, g.name);
+        write_lines(
+            &mut self.wbuf,
+            ReplyCode::GROUP_SELECTED,
+            &text,
+            numbers.iter().map(u64::to_string),
+        );
+    }
+
+    /// The message-id and token of article `n` of `group`.
+    fn by_number(&self, group: &str, n: u64) -> Result<Option<(String, Token)>, Failure> {
+        let snap = self.svc.store.snapshot().map_err(|_| INTERNAL)?;
+        let mut found = None;
+        snap.overview(group, n..=n, |o| {
+            found = Some((o.message_id.to_owned(), o.token));
+            false
+        })
+        .map_err(|_| INTERNAL)?;
+        Ok(found)
+    }
+
+    /// The token of a readable article by message-id, with the first readable (group,
+    /// number) it is filed under.
+    fn by_id(&self, id: &str) -> Result<Option<(Token, String, u64)>, Failure> {
+        let snap = self.svc.store.snapshot().map_err(|_| INTERNAL)?;
+        let Some(info) = snap.article_info(id).map_err(|_| INTERNAL)? else {
+            return Ok(None);
+        };
+        let Some(grant) = &self.grant else {
+            return Ok(None);
+        };
+        Ok(info
+            .numbers
+            .into_iter()
+            .find(|(g, _)| grant.can_read(g))
+            .map(|(g, n)| (info.token, g, n)))
+    }
+
+    fn resolve(&mut self, r: Option<ArticleRef>) -> Result<Found, Failure> {
+        match r {
+            Some(ArticleRef::MessageId(id)) => match self.by_id(id.as_str())? {
+                Some((token, _, _)) => Ok(Found {
+                    number: 0,
+                    message_id: id.as_str().to_owned(),
+                    token,
+                }),
+                None => Err(NO_ID),
+            },
+            Some(ArticleRef::Number(n)) => {
+                let g = self.group.clone().ok_or(NO_GROUP)?;
+                match self.by_number(&g, n)? {
+                    Some((message_id, token)) => {
+                        self.current = Some(n);
+                        Ok(Found {
+                            number: n,
+                            message_id,
+                            token,
+                        })
+                    }
+                    None => Err(NO_NUMBER),
+                }
+            }
+            None => {
+                let g = self.group.clone().ok_or(NO_GROUP)?;
+                let n = self.current.ok_or(NO_CURRENT)?;
+                match self.by_number(&g, n)? {
+                    Some((message_id, token)) => Ok(Found {
+                        number: n,
+                        message_id,
+                        token,
+                    }),
+                    None => Err(NO_CURRENT),
+                }
+            }
+        }
+    }
+
+    async fn article(&mut self, r: Option<ArticleRef>, part: Part) {
+        let found = match self.resolve(r) {
+            Ok(f) => f,
+            Err(e) => return self.fail(e),
+        };
+        let token = found.token;
+        let data = blocking(&self.svc.store, move |s| s.read(token, part)).await;
+        let Ok(data) = data else {
+            return self.status(
+                ReplyCode::INTERNAL_FAULT,
+                "The article could not be read from storage",
+            );
+        };
+        let (code, what) = match part {
+            Part::Article => (ReplyCode::ARTICLE_FOLLOWS, "article"),
+            Part::Head => (ReplyCode::HEAD_FOLLOWS, "head"),
+            Part::Body => (ReplyCode::BODY_FOLLOWS, "body"),
+        };
+        let text = format!("{} {} {what}", found.number, found.message_id);
+        self.wbuf.reserve(data.len() + data.len() / 32 + 64);
+        write_status(&mut self.wbuf, code, &text);
+        write_stuffed(&data, &mut self.wbuf);
+    }
+
+    fn step(&mut self, forward: bool) {
+        let Some(g) = self.group.clone() else {
+            return self.fail(NO_GROUP);
+        };
+        let Some(cur) = self.current else {
+            return self.fail(NO_CURRENT);
+        };
+        let found = (|| -> Result<Option<(u64, String)>, Failure> {
+            let snap = self.svc.store.snapshot().map_err(|_| INTERNAL)?;
+            let mut found = None;
+            if forward {
+                let Some(from) = cur.checked_add(1) else {
+                    return Ok(None);
+                };
+                snap.overview(&g, from..=u64::MAX, |o| {
+                    found = Some((o.number, o.message_id.to_owned()));
+                    false
+                })
+                .map_err(|_| INTERNAL)?;
+            } else if cur > 0 {
+                // Walk back in windows so that a sparse group does not cost a full scan.
+                let mut hi = cur - 1;
+                loop {
+                    let lo = hi.saturating_sub(255);
+                    snap.overview(&g, lo..=hi, |o| {
+                        found = Some((o.number, o.message_id.to_owned()));
+                        true
+                    })
+                    .map_err(|_| INTERNAL)?;
+                    if found.is_some() || lo == 0 {
+                        break;
+                    }
+                    hi = lo - 1;
+                }
+            }
+            Ok(found)
+        })();
+        match found {
+            Ok(Some((n, id))) => {
+                self.current = Some(n);
+                self.status(ReplyCode::ARTICLE_EXISTS, &format!("{n} {id} retrieved"));
+            }
+            Ok(None) if forward => {
+                self.status(ReplyCode::NO_NEXT_ARTICLE, "No next article in this group");
+            }
+            Ok(None) => self.status(
+                ReplyCode::NO_PREVIOUS_ARTICLE,
+                "No previous article in this group",
+            ),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    // ----- overview and headers -----
+
+    async fn over(&mut self, target: Option<RangeOrId>) {
+        let lines = match target {
+            Some(RangeOrId::MessageId(id)) => {
+                let (g, n) = match self.by_id(id.as_str()) {
+                    Ok(Some((_, g, n))) => (g, n),
+                    Ok(None) => return self.fail(NO_ID),
+                    Err(e) => return self.fail(e),
+                };
+                let mut line = None;
+                let r = self.svc.store.overview(&g, n..=n, |o| {
+                    line = Some(overview_line(o, 0));
+                    false
+                });
+                match (r, line) {
+                    (Ok(()), Some(l)) => vec![l],
+                    (Ok(()), None) => return self.fail(NO_ID),
+                    (Err(_), _) => return self.fail(INTERNAL),
+                }
+            }
+            other => {
+                let Some(g) = self.group.clone() else {
+                    return self.fail(NO_GROUP);
+                };
+                let range = match other {
+                    Some(RangeOrId::Range(r)) => nntp_range(r),
+                    _ => match self.current {
+                        Some(n) => Some(n..=n),
+                        None => return self.fail(NO_CURRENT),
+                    },
+                };
+                let single = other.is_none();
+                let Some(range) = range else {
+                    return self.fail(NO_RANGE);
+                };
+                let r = blocking(&self.svc.store, move |s| {
+                    let mut out = Vec::new();
+                    s.overview(&g, range, |o| {
+                        out.push(overview_line(o, o.number));
+                        true
+                    })
+                    .map(|()| out)
+                })
+                .await;
+                match r {
+                    Ok(v) if v.is_empty() => {
+                        return self.fail(if single { NO_CURRENT } else { NO_RANGE });
+                    }
+                    Ok(v) => v,
+                    Err(_) => return self.fail(INTERNAL),
+                }
+            }
+        };
+        write_lines(
+            &mut self.wbuf,
+            ReplyCode::OVERVIEW_FOLLOWS,
+            "Overview information follows",
+            lines,
+        );
+    }
+
+    async fn hdr(
+        &mut self,
+        kind: HdrKind,
+        field: &str,
+        target: Option<RangeOrId>,
+        patterns: &[String],
+    ) {
+        let pattern = if kind == HdrKind::XPat {
+            match Wildmat::parse(&patterns.join(" ")) {
+                Ok(w) => Some(w),
+                Err(_) => {
+                    return self.status(ReplyCode::SYNTAX_ERROR, "Bad pattern");
+                }
+            }
+        } else {
+            None
+        };
+        let ov = overview_field(field);
+        let field_owned = field.to_owned();
+        // (label, token, overview value if from overview)
+        let items: Vec<(String, Token, Option<Vec<u8>>)> = match target {
+            Some(RangeOrId::MessageId(id)) => {
+                let (token, g, n) = match self.by_id(id.as_str()) {
+                    Ok(Some(x)) => x,
+                    Ok(None) => return self.fail(NO_ID),
+                    Err(e) => return self.fail(e),
+                };
+                let label = if kind == HdrKind::Hdr {
+                    "0".to_owned()
+                } else {
+                    id.as_str().to_owned()
+                };
+                let mut v = None;
+                if let Some(f) = ov {
+                    let r = self.svc.store.overview(&g, n..=n, |o| {
+                        v = Some(o.field(f).as_bytes().to_vec());
+                        false
+                    });
+                    if r.is_err() {
+                        return self.fail(INTERNAL);
+                    }
+                }
+                vec![(label, token, v)]
+            }
+            other => {
+                let Some(g) = self.group.clone() else {
+                    return self.fail(NO_GROUP);
+                };
+                let single = other.is_none();
+                let range = match other {
+                    Some(RangeOrId::Range(r)) => nntp_range(r),
+                    _ => match self.current {
+                        Some(n) => Some(n..=n),
+                        None => return self.fail(NO_CURRENT),
+                    },
+                };
+                let Some(range) = range else {
+                    return self.fail(NO_RANGE);
+                };
+                let r = blocking(&self.svc.store, move |s| {
+                    let mut out = Vec::new();
+                    s.overview(&g, range, |o| {
+                        let v = ov.map(|f| o.field(f).as_bytes().to_vec());
+                        out.push((o.number.to_string(), o.token, v));
+                        true
+                    })
+                    .map(|()| out)
+                })
+                .await;
+                match r {
+                    Ok(v) if v.is_empty() => {
+                        return self.fail(if single { NO_CURRENT } else { NO_RANGE });
+                    }
+                    Ok(v) => v,
+                    Err(_) => return self.fail(INTERNAL),
+                }
+            }
+        };
+        // Fields not in the overview are read from the stored heads, off the async thread.
+        let lines = blocking(&self.svc.store, move |s| {
+            let mut lines = Vec::with_capacity(items.len());
+            for (label, token, v) in items {
+                let value = match v {
+                    Some(v) => v,
+                    None if field_owned.starts_with(':') => Vec::new(),
+                    None => match s.read(token, Part::Head) {
+                        Ok(head) => header_value(&head, &field_owned),
+                        Err(_) => continue,
+                    },
+                };
+                if let Some(w) = &pattern
+                    && !w.matches(&String::from_utf8_lossy(&value))
+                {
+                    continue;
+                }
+                let mut line = label.into_bytes();
+                line.push(b' ');
+                line.extend_from_slice(&value);
+                lines.push(line);
+            }
+            Ok::<_, tidings_store::Error>(lines)
+        })
+        .await
+        .unwrap_or_default();
+        let (code, text) = match kind {
+            HdrKind::Hdr => (ReplyCode::HDR_FOLLOWS, "Headers follow"),
+            HdrKind::XHdr => (ReplyCode::HEAD_FOLLOWS, "Header follows"),
+            HdrKind::XPat => (ReplyCode::HEAD_FOLLOWS, "Matches follow"),
+        };
+        write_lines(&mut self.wbuf, code, text, lines);
+    }
+
+    // ----- lists -----
+
+    fn readable_groups(&self, pattern: Option<&str>) -> Result<Vec<GroupInfo>, Failure> {
+        let w = match pattern {
+            Some(p) => {
+                Some(Wildmat::parse(p).map_err(|_| (ReplyCode::SYNTAX_ERROR, "Bad wildmat"))?)
+            }
+            None => None,
+        };
+        let Some(grant) = self.grant.clone() else {
+            return Ok(Vec::new());
+        };
+        self.svc
+            .store
+            .list_groups(|g| {
+                grant.can_read(&g.name) && w.as_ref().is_none_or(|w| w.matches(&g.name))
+            })
+            .map_err(|_| INTERNAL)
+    }
+
+    async fn list(&mut self, kind: ListKind) {
+        let cfg = Arc::clone(&self.svc.config);
+        let static_list = |lines: &[String], what: &str, wbuf: &mut Vec<u8>| {
+            if lines.is_empty() {
+                write_status(
+                    wbuf,
+                    ReplyCode::FEATURE_NOT_SUPPORTED,
+                    &format!("No {what} configured"),
+                );
+            } else {
+                write_lines(
+                    wbuf,
+                    ReplyCode::LIST_FOLLOWS,
+                    &format!("{what} follow"),
+                    lines,
+                );
+            }
+        };
+        let groups_with =
+            |s: &mut Self, w: Option<&str>, f: &dyn Fn(&GroupInfo) -> String, text: &str| match s
+                .readable_groups(w)
+            {
+                Ok(gs) => write_lines(&mut s.wbuf, ReplyCode::LIST_FOLLOWS, text, gs.iter().map(f)),
+                Err(e) => s.fail(e),
+            };
+        match kind {
+            ListKind::Active(w) => groups_with(
+                self,
+                w.as_deref(),
+                &|g| format!("{} {} {} {}", g.name, g.high, g.low, g.status.as_flag()),
+                "Newsgroups in form \"group high low status\"",
+            ),
+            ListKind::ActiveTimes(w) => groups_with(
+                self,
+                w.as_deref(),
+                &|g| {
+                    let who = if g.creator.is_empty() {
+                        "unknown"
+                    } else {
+                        g.creator.as_str()
+                    };
+                    format!("{} {} {}", g.name, g.created, who)
+                },
+                "Newsgroup creation times follow",
+            ),
+            ListKind::Newsgroups(w) => groups_with(
+                self,
+                w.as_deref(),
+                &|g| format!("{}\t{}", g.name, g.description),
+                "Newsgroup descriptions follow",
+            ),
+            ListKind::Counts(w) => groups_with(
+                self,
+                w.as_deref(),
+                &|g| {
+                    format!(
+                        "{} {} {} {} {}",
+                        g.name,
+                        g.high,
+                        g.low,
+                        g.count,
+                        g.status.as_flag()
+                    )
+                },
+                "Newsgroups in form \"group high low count status\"",
+            ),
+            ListKind::OverviewFmt => write_lines(
+                &mut self.wbuf,
+                ReplyCode::LIST_FOLLOWS,
+                "Order of fields in overview database",
+                [
+                    "Subject:",
+                    "From:",
+                    "Date:",
+                    "Message-ID:",
+                    "References:",
+                    ":bytes",
+                    ":lines",
+                    "Xref:full",
+                ],
+            ),
+            ListKind::Headers(form) => {
+                let lines: &[&str] = match form {
+                    Some(HeadersForm::MsgId) | Some(HeadersForm::Range) | None => {
+                        &[":", ":bytes", ":lines"]
+                    }
+                };
+                write_lines(
+                    &mut self.wbuf,
+                    ReplyCode::LIST_FOLLOWS,
+                    "Headers and metadata items supported",
+                    lines,
+                );
+            }
+            ListKind::DistribPats => {
+                static_list(&cfg.distrib_pats, "Distribution patterns", &mut self.wbuf)
+            }
+            ListKind::Distributions => {
+                static_list(&cfg.distributions, "Distributions", &mut self.wbuf)
+            }
+            ListKind::Moderators => {
+                static_list(&cfg.moderators, "Moderator addresses", &mut self.wbuf)
+            }
+            ListKind::Subscriptions(_) => {
+                static_list(&cfg.subscriptions, "Subscriptions", &mut self.wbuf)
+            }
+            ListKind::Motd => {
+                let Some(path) = cfg.motd_file.clone() else {
+                    return self.status(ReplyCode::FEATURE_NOT_SUPPORTED, "No message of the day");
+                };
+                match tokio::task::spawn_blocking(move || std::fs::read(path)).await {
+                    Ok(Ok(bytes)) => {
+                        let text = String::from_utf8_lossy(&bytes).into_owned();
+                        let lines: Vec<&str> =
+                            text.lines().map(|l| l.trim_end_matches('\r')).collect();
+                        write_lines(
+                            &mut self.wbuf,
+                            ReplyCode::LIST_FOLLOWS,
+                            "Message of the day follows",
+                            lines,
+                        );
+                    }
+                    _ => self.status(ReplyCode::FEATURE_NOT_SUPPORTED, "No message of the day"),
+                }
+            }
+        }
+    }
+
+    fn xgtitle(&mut self, w: Option<String>) {
+        let pattern = match w {
+            Some(w) => w,
+            None => match &self.group {
+                Some(g) => g.clone(),
+                None => return self.fail(NO_GROUP),
+            },
+        };
+        match self.readable_groups(Some(&pattern)) {
+            Ok(gs) => write_lines(
+                &mut self.wbuf,
+                ReplyCode::GROUP_TITLES_FOLLOW,
+                "List of groups and descriptions follows",
+                gs.iter().map(|g| format!("{}\t{}", g.name, g.description)),
+            ),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn since(&self, dt: &NewsDateTime) -> Option<i64> {
+        tidings_article::parse_nntp_date(dt.date(), dt.time(), (self.svc.clock)()).ok()
+    }
+
+    fn newgroups(&mut self, dt: &NewsDateTime) {
+        let Some(since) = self.since(dt) else {
+            return self.status(ReplyCode::SYNTAX_ERROR, "Bad date or time");
+        };
+        match self.readable_groups(None) {
+            Ok(gs) => write_lines(
+                &mut self.wbuf,
+                ReplyCode::NEW_GROUPS_FOLLOW,
+                "New newsgroups follow",
+                gs.iter()
+                    .filter(|g| g.created >= since)
+                    .map(|g| format!("{} {} {} {}", g.name, g.high, g.low, g.status.as_flag())),
+            ),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    async fn newnews(&mut self, wildmat: &str, dt: &NewsDateTime) {
+        let Some(grant) = self.grant.clone() else {
+            return self.status(ReplyCode::AUTH_REQUIRED, "Authentication required");
+        };
+        if !grant.newnews {
+            return self.status(
+                ReplyCode::COMMAND_UNAVAILABLE,
+                "NEWNEWS is not allowed for you",
+            );
+        }
+        let Ok(w) = Wildmat::parse(wildmat) else {
+            return self.status(ReplyCode::SYNTAX_ERROR, "Bad wildmat");
+        };
+        let Some(since) = self.since(dt) else {
+            return self.status(ReplyCode::SYNTAX_ERROR, "Bad date or time");
+        };
+        let r = blocking(&self.svc.store, move |s| {
+            let mut out = Vec::new();
+            s.snapshot()?.newnews(
+                since,
+                |g| grant.can_read(g) && w.matches(g),
+                |id| {
+                    out.push(id.to_owned());
+                    true
+                },
+            )?;
+            Ok(out)
+        })
+        .await;
+        match r {
+            Ok(ids) => write_lines(
+                &mut self.wbuf,
+                ReplyCode::NEW_ARTICLES_FOLLOW,
+                "New news follows",
+                ids,
+            ),
+            Err(_) => self.fail(INTERNAL),
+        }
+    }
+
+    // ----- posting -----
+
+    fn post_command(&mut self) -> Flow {
+        if !self.may_post_now() {
+            self.status(ReplyCode::POSTING_NOT_PERMITTED, "Posting not permitted");
+            return Flow::Continue;
+        }
+        let id = crate::post::unique_id(&self.svc.pathhost, (self.svc.clock)());
+        self.status(
+            ReplyCode::SEND_POST,
+            &format!(
+                "Send article to be posted; end with <CR-LF>.<CR-LF>; recommended Message-ID {id}"
+            ),
+        );
+        self.suggested_id = Some(id);
+        Flow::Post
+    }
+
+    // ----- TLS, compression, authentication -----
+
+    fn starttls_command(&mut self) -> Flow {
+        if !self.starttls_offered() || self.user.is_some() || self.is_tls() || self.is_compressed()
+        {
+            let why = if self.is_tls() {
+                "TLS is already active"
+            } else if self.user.is_some() {
+                "Already authenticated"
+            } else if self.is_compressed() {
+                "Compression is active"
+            } else {
+                "STARTTLS is not available"
+            };
+            self.status(ReplyCode::COMMAND_UNAVAILABLE, why);
+            return Flow::Continue;
+        }
+        self.status(ReplyCode::CONTINUE_TLS, "Begin TLS negotiation now");
+        Flow::StartTls
+    }
+
+    fn compress_command(&mut self, alg: &str) -> Flow {
+        if self.is_compressed() {
+            self.status(
+                ReplyCode::COMMAND_UNAVAILABLE,
+                "Compression is already active",
+            );
+            return Flow::Continue;
+        }
+        if !alg.eq_ignore_ascii_case("DEFLATE") {
+            self.status(
+                ReplyCode::FEATURE_NOT_SUPPORTED,
+                "Only the DEFLATE algorithm is supported",
+            );
+            return Flow::Continue;
+        }
+        self.status(ReplyCode::COMPRESSION_ACTIVE, "Compression active");
+        Flow::Compress
+    }
+
+    /// Common checks before an AUTHINFO command; `false` when a reply was written.
+    fn auth_precheck(&mut self) -> bool {
+        if self.user.is_some() {
+            self.status(ReplyCode::COMMAND_UNAVAILABLE, "Already authenticated");
+            return false;
+        }
+        if !self.auth_allowed_now() {
+            self.status(
+                ReplyCode::ENCRYPTION_REQUIRED,
+                "Encryption required: use STARTTLS first",
+            );
+            return false;
+        }
+        true
+    }
+
+    fn authinfo_user(&mut self, user: String) {
+        if !self.auth_precheck() {
+            return;
+        }
+        self.pending_user = Some(user);
+        self.status(ReplyCode::PASSWORD_REQUIRED, "Password required");
+    }
+
+    async fn authinfo_pass(&mut self, password: String) {
+        if !self.auth_precheck() {
+            return;
+        }
+        let Some(user) = self.pending_user.take() else {
+            return self.status(ReplyCode::AUTH_OUT_OF_SEQUENCE, "Send AUTHINFO USER first");
+        };
+        self.login(user, password).await;
+    }
+
+    async fn login(&mut self, user: String, password: String) {
+        let auth = Arc::clone(&self.svc.auth);
+        let u = user.clone();
+        let ok = tokio::task::spawn_blocking(move || auth.verify(&u, &password))
+            .await
+            .unwrap_or(false);
+        if !ok {
+            tracing::info!(conn = self.conn_id, user = %user, "authentication failed");
+            return self.status(ReplyCode::AUTH_FAILED, "Authentication failed");
+        }
+        let grant = config::evaluate(&self.svc.config, self.peer.ip(), Some(&user));
+        let mut slot = None;
+        if let Some(g) = &grant
+            && g.max_connections.is_some()
+        {
+            match self.svc.limits.acquire(&user, g.max_connections) {
+                Some(s) => slot = Some(s),
+                None => {
+                    return self.status(
+                        ReplyCode::AUTH_FAILED,
+                        "Too many connections for this user; close another one first",
+                    );
+                }
+            }
+        }
+        tracing::info!(conn = self.conn_id, user = %user, "authenticated");
+        if slot.is_some() {
+            self._slot = slot;
+        }
+        self.user = Some(user);
+        self.grant = grant;
+        self.status(ReplyCode::AUTH_ACCEPTED, "Authentication accepted");
+    }
+
+    async fn authinfo_sasl(&mut self, mechanism: &str, initial: Option<String>) {
+        if !self.auth_precheck() {
+            return;
+        }
+        if !mechanism.eq_ignore_ascii_case("PLAIN") {
+            return self.status(
+                ReplyCode::FEATURE_NOT_SUPPORTED,
+                "SASL mechanism not supported (only PLAIN)",
+            );
+        }
+        match initial {
+            Some(resp) => self.sasl_response(&resp).await,
+            None => {
+                self.sasl = true;
+                self.status(ReplyCode::SASL_CONTINUE, "=");
+            }
+        }
+    }
+
+    async fn sasl_response(&mut self, resp: &str) {
+        if resp == "*" {
+            return self.status(ReplyCode::AUTH_FAILED, "Authentication cancelled");
+        }
+        let decoded = if resp == "=" {
+            Ok(Vec::new())
+        } else {
+            base64::engine::general_purpose::STANDARD.decode(resp)
+        };
+        let Ok(decoded) = decoded else {
+            return self.status(ReplyCode::BASE64_ERROR, "Invalid base64 data");
+        };
+        let mut parts = decoded.split(|&b| b == 0);
+        let (Some(authz), Some(authc), Some(pass), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return self.status(ReplyCode::AUTH_FAILED, "Authentication failed");
+        };
+        let (Ok(authz), Ok(authc), Ok(pass)) = (
+            std::str::from_utf8(authz),
+            std::str::from_utf8(authc),
+            std::str::from_utf8(pass),
+        ) else {
+            return self.status(ReplyCode::AUTH_FAILED, "Authentication failed");
+        };
+        if authc.is_empty() || (!authz.is_empty() && authz != authc) {
+            return self.status(ReplyCode::AUTH_FAILED, "Authentication failed");
+        }
+        self.login(authc.to_owned(), pass.to_owned()).await;
+    }
+}
+
+/// `yyyymmddhhmmss` in UTC (DATE).
+fn nntp_date(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let (y, m, d) = tidings_article::date::civil_from_days(days);
+    format!(
+        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// Runs a store operation on a blocking thread.
+pub(crate) async fn blocking<T, F>(store: &Arc<Store>, f: F) -> Result<T, tidings_store::Error>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> Result<T, tidings_store::Error> + Send + 'static,
+{
+    let store = Arc::clone(store);
+    match tokio::task::spawn_blocking(move || f(&store)).await {
+        Ok(r) => r,
+        Err(e) => Err(tidings_store::Error::Io(std::io::Error::other(
+            e.to_string(),
+        ))),
+    }
+}
