@@ -1,0 +1,307 @@
+//! Admin commands (`tidings group ...`, `tidings user ...`) and the control socket.
+//!
+//! The store's index (redb) can be open in one process only. So an admin command first tries
+//! the running server's control socket, `<data_dir>/control.sock` (a Unix socket, mode 0600);
+//! when no server answers there, it opens the store itself.
+//!
+//! The control protocol is line based. The client sends one request line: fields separated by
+//! TAB, the first being the operation (`group-add NAME FLAG DESCRIPTION`, `group-rm NAME`,
+//! `group-list`, `user-add NAME PHC`, `user-rm NAME`, `user-list`, `ping`). The server answers
+//! with zero or more data lines, each starting with `+ `, then one final line: `ok`, or
+//! `error ` and a message. Passwords never cross the socket: `user add` hashes on the client
+//! side and sends the PHC string.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use tidings_store::{GroupStatus, Store};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+use crate::users;
+
+/// The control socket of a data directory.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("control.sock")
+}
+
+/// One admin operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Add a group.
+    GroupAdd {
+        /// Name.
+        name: String,
+        /// `y`, `n` or `m`.
+        flag: String,
+        /// Description (for LIST NEWSGROUPS).
+        description: String,
+    },
+    /// Remove a group and its articles' filings.
+    GroupRm {
+        /// Name.
+        name: String,
+    },
+    /// List the groups.
+    GroupList,
+    /// Add or replace a user.
+    UserAdd {
+        /// Name.
+        name: String,
+        /// argon2 PHC string.
+        phc: String,
+    },
+    /// Remove a user.
+    UserRm {
+        /// Name.
+        name: String,
+    },
+    /// List the users.
+    UserList,
+    /// Is the server there?
+    Ping,
+}
+
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+impl Request {
+    /// The request line (without its newline).
+    pub fn encode(&self) -> String {
+        match self {
+            Request::GroupAdd {
+                name,
+                flag,
+                description,
+            } => format!("group-add\t{}\t{}\t{}", clean(name), clean(flag), clean(description)),
+            Request::GroupRm { name } => format!("group-rm\t{}", clean(name)),
+            Request::GroupList => "group-list".into(),
+            Request::UserAdd { name, phc } => format!("user-add\t{}\t{}", clean(name), clean(phc)),
+            Request::UserRm { name } => format!("user-rm\t{}", clean(name)),
+            Request::UserList => "user-list".into(),
+            Request::Ping => "ping".into(),
+        }
+    }
+
+    /// Parses a request line.
+    pub fn decode(line: &str) -> Result<Request> {
+        let f: Vec<&str> = line.trim_end_matches(['\r', '\n']).split('\t').collect();
+        let s = |i: usize| f.get(i).map(|s| (*s).to_owned()).unwrap_or_default();
+        Ok(match (f[0], f.len()) {
+            ("group-add", 4) => Request::GroupAdd {
+                name: s(1),
+                flag: s(2),
+                description: s(3),
+            },
+            ("group-rm", 2) => Request::GroupRm { name: s(1) },
+            ("group-list", 1) => Request::GroupList,
+            ("user-add", 3) => Request::UserAdd {
+                name: s(1),
+                phc: s(2),
+            },
+            ("user-rm", 2) => Request::UserRm { name: s(1) },
+            ("user-list", 1) => Request::UserList,
+            ("ping", 1) => Request::Ping,
+            _ => bail!("unknown request {:?}", f[0]),
+        })
+    }
+}
+
+fn now() -> i64 {
+    crate::unix_now()
+}
+
+/// True if the request needs the store (group requests).
+pub fn needs_store(req: &Request) -> bool {
+    matches!(
+        req,
+        Request::GroupAdd { .. } | Request::GroupRm { .. } | Request::GroupList
+    )
+}
+
+/// Runs a request against the store (needed for group requests) and the users file; returns
+/// the data lines.
+pub fn execute(req: &Request, store: Option<&Store>, users_file: &Path) -> Result<Vec<String>> {
+    let store = || store.ok_or_else(|| anyhow!("internal: no store for a group request"));
+    match req {
+        Request::GroupAdd {
+            name,
+            flag,
+            description,
+        } => {
+            let status = match flag.as_str() {
+                "y" => GroupStatus::Posting,
+                "n" => GroupStatus::NoPosting,
+                "m" => GroupStatus::Moderated,
+                _ => bail!("bad status {flag:?} (expected y, n or m)"),
+            };
+            store()?
+                .add_group(name, status, now(), "tidings-admin", description)
+                .with_context(|| format!("adding group {name}"))?;
+            Ok(vec![format!("added group {name}")])
+        }
+        Request::GroupRm { name } => {
+            store()?
+                .remove_group(name, now())
+                .with_context(|| format!("removing group {name}"))?;
+            Ok(vec![format!("removed group {name}")])
+        }
+        Request::GroupList => {
+            let groups = store()?.list_groups(|_| true).context("listing groups")?;
+            Ok(groups
+                .iter()
+                .map(|g| {
+                    format!(
+                        "{} {} {} {} {}",
+                        g.name,
+                        g.status.as_flag(),
+                        g.low,
+                        g.high,
+                        g.description
+                    )
+                    .trim_end()
+                    .to_owned()
+                })
+                .collect())
+        }
+        Request::UserAdd { name, phc } => {
+            let replaced = users::add_hashed(users_file, name, phc)?;
+            Ok(vec![if replaced {
+                format!("changed user {name}")
+            } else {
+                format!("added user {name}")
+            }])
+        }
+        Request::UserRm { name } => {
+            users::remove(users_file, name)?;
+            Ok(vec![format!("removed user {name}")])
+        }
+        Request::UserList => users::list(users_file),
+        Request::Ping => Ok(vec!["pong".into()]),
+    }
+}
+
+/// Sends a request to a running server. `Ok(None)`: no server listens on the socket.
+pub fn send(socket: &Path, req: &Request) -> Result<Option<Vec<String>>> {
+    let mut conn = match UnixStream::connect(socket) {
+        Ok(c) => c,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e).with_context(|| format!("connecting to {}", socket.display())),
+    };
+    conn.set_read_timeout(Some(Duration::from_secs(300)))?;
+    conn.write_all(format!("{}\n", req.encode()).as_bytes())
+        .context("writing to the control socket")?;
+    let mut lines = Vec::new();
+    for line in BufReader::new(conn).lines() {
+        let line = line.context("reading from the control socket")?;
+        if let Some(data) = line.strip_prefix("+ ") {
+            lines.push(data.to_owned());
+        } else if line == "ok" {
+            return Ok(Some(lines));
+        } else if let Some(msg) = line.strip_prefix("error ") {
+            bail!("{msg}");
+        } else {
+            bail!("unexpected reply from the server: {line:?}");
+        }
+    }
+    Err(anyhow!("the server closed the control connection early"))
+}
+
+/// Runs a request on the server if it runs, else directly on the data directory.
+pub fn run(
+    cfg: &crate::config::Config,
+    req: &Request,
+) -> Result<Vec<String>> {
+    let data_dir = &cfg.node.data_dir;
+    if let Some(lines) = send(&socket_path(data_dir), req)? {
+        return Ok(lines);
+    }
+    let users_file = users::users_path(data_dir);
+    if !needs_store(req) {
+        return execute(req, None, &users_file);
+    }
+    let store = crate::serve::open_store(cfg)?;
+    let out = execute(req, Some(&store), &users_file);
+    store.close().context("closing the store")?;
+    out
+}
+
+/// Serves the control socket until `shutdown` fires. The socket file is removed at the end.
+pub async fn serve_control(
+    listener: tokio::net::UnixListener,
+    path: PathBuf,
+    store: Arc<Store>,
+    users_file: PathBuf,
+    mut shutdown: tidings_net::ShutdownSignal,
+) {
+    loop {
+        let conn = tokio::select! {
+            () = shutdown.wait() => break,
+            c = listener.accept() => c,
+        };
+        let (conn, _) = match conn {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "control socket accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let store = Arc::clone(&store);
+        let users_file = users_file.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = conn.into_split();
+            let mut reader =
+                tokio::io::BufReader::new(tokio::io::AsyncReadExt::take(read, 64 * 1024));
+            let mut line = String::new();
+            let read =
+                tokio::time::timeout(Duration::from_secs(30), reader.read_line(&mut line)).await;
+            let reply = match read {
+                Ok(Ok(n)) if n > 0 => match Request::decode(&line) {
+                    Ok(req) => {
+                        tracing::info!(request = %req.encode().split('\t').next().unwrap_or(""), "control request");
+                        tokio::task::spawn_blocking(move || {
+                            execute(&req, Some(&store), &users_file)
+                        })
+                        .await
+                        .unwrap_or_else(|e| Err(anyhow!("control task failed: {e}")))
+                    }
+                    Err(e) => Err(e),
+                },
+                _ => return,
+            };
+            let mut out = String::new();
+            match reply {
+                Ok(lines) => {
+                    for l in lines {
+                        out.push_str("+ ");
+                        out.push_str(&clean(&l));
+                        out.push('\n');
+                    }
+                    out.push_str("ok\n");
+                }
+                Err(e) => {
+                    out.push_str("error ");
+                    out.push_str(&clean(&format!("{e:#}")));
+                    out.push('\n');
+                }
+            }
+            let _ = write.write_all(out.as_bytes()).await;
+            let _ = write.shutdown().await;
+        });
+    }
+    let _ = std::fs::remove_file(&path);
+}
