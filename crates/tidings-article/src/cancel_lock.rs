@@ -133,7 +133,7 @@ fn check_b64(v: &[u8]) -> bool {
 /// Checks a Cancel-Lock or Cancel-Key value without allocating (same rules as
 /// [`parse_elements`]); returns the number of elements.
 pub fn check_elements(value: &[u8]) -> Result<usize, CancelLockError> {
-    if memchr::memchr(b'(', value).is_some() {
+    if value.contains(&b'(') {
         return parse_elements(value).map(|v| v.len());
     }
     let mut n = 0;
@@ -141,7 +141,10 @@ pub fn check_elements(value: &[u8]) -> Result<usize, CancelLockError> {
         .split(|b| b.is_ascii_whitespace())
         .filter(|t| !t.is_empty())
     {
-        let colon = memchr::memchr(b':', tok).ok_or(CancelLockError::BadElement)?;
+        let colon = tok
+            .iter()
+            .position(|&b| b == b':')
+            .ok_or(CancelLockError::BadElement)?;
         let (name, val) = (&tok[..colon], &tok[colon + 1..]);
         if name.is_empty()
             || val.is_empty()
@@ -179,7 +182,10 @@ pub fn parse_elements(value: &[u8]) -> Result<Vec<Element>, CancelLockError> {
         .split(|b| b.is_ascii_whitespace())
         .filter(|t| !t.is_empty())
     {
-        let colon = memchr::memchr(b':', tok).ok_or(CancelLockError::BadElement)?;
+        let colon = tok
+            .iter()
+            .position(|&b| b == b':')
+            .ok_or(CancelLockError::BadElement)?;
         let (name, val) = (&tok[..colon], &tok[colon + 1..]);
         if name.is_empty()
             || val.is_empty()

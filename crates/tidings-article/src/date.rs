@@ -198,8 +198,7 @@ pub fn parse_date(value: &[u8]) -> Result<i64, DateError> {
         return Err(DateError::BadToken);
     }
     let mut buf = Vec::new();
-    let v: &[u8] = if memchr::memchr(b'(', value).is_some() || memchr::memchr(b')', value).is_some()
-    {
+    let v: &[u8] = if value.iter().any(|&b| b == b'(' || b == b')') {
         strip_comments(value, &mut buf)?;
         &buf
     } else {
@@ -210,7 +209,7 @@ pub fn parse_date(value: &[u8]) -> Result<i64, DateError> {
         .split(|b| b.is_ascii_whitespace() || *b == b',')
         .filter(|t| !t.is_empty())
     {
-        if memchr::memchr(b':', tok).is_some() {
+        if tok.contains(&b':') {
             if time.is_some() {
                 return Err(DateError::BadToken);
             }

@@ -72,7 +72,10 @@ pub fn check_strict(s: &[u8]) -> Result<(), MessageIdError> {
     check_lookup(s)?;
     let inner = s.get(1..s.len() - 1).unwrap_or_default();
     // id-left is a dot-atom-text, which cannot contain '@', so split at the first '@'.
-    let at = memchr::memchr(b'@', inner).ok_or(MessageIdError::NoAt)?;
+    let at = inner
+        .iter()
+        .position(|&b| b == b'@')
+        .ok_or(MessageIdError::NoAt)?;
     let (left, right) = (&inner[..at], &inner[at + 1..]);
     if !is_dot_atom_text(left) {
         return Err(MessageIdError::BadLeft);
@@ -158,9 +161,9 @@ impl AsRef<str> for MessageId {
 pub fn split_msgids(value: &[u8]) -> impl Iterator<Item = Option<&[u8]>> {
     let mut rest = value;
     std::iter::from_fn(move || {
-        let lt = memchr::memchr(b'<', rest)?;
+        let lt = rest.iter().position(|&b| b == b'<')?;
         let after = &rest[lt..];
-        match memchr::memchr(b'>', after) {
+        match after.iter().position(|&b| b == b'>') {
             Some(gt) => {
                 let tok = &after[..=gt];
                 rest = &after[gt + 1..];

@@ -250,7 +250,31 @@ pub fn validate_injection_bytes(article: &[u8]) -> Result<(), ValidationError> {
 }
 
 fn has_address(v: &[u8]) -> bool {
-    memchr::memchr(b'@', v).is_some()
+    v.contains(&b'@')
+}
+
+/// One-pass check of a References value: at least one `<...>` id, each in the RFC 3977
+/// form; bytes outside ids are skipped (as by `split_msgids`).
+fn references_ok(v: &[u8]) -> bool {
+    let mut n = 0;
+    let mut start: Option<usize> = None;
+    for (i, &b) in v.iter().enumerate() {
+        match start {
+            None if b == b'<' => start = Some(i),
+            None => {}
+            Some(s) if b == b'>' => {
+                let len = i - s + 1;
+                if len < 3 || len > crate::msgid::MAX_MESSAGE_ID_LEN {
+                    return false;
+                }
+                n += 1;
+                start = None;
+            }
+            Some(_) if !(0x21..=0x7e).contains(&b) => return false,
+            Some(_) => {}
+        }
+    }
+    start.is_none() && n > 0
 }
 
 fn is_dist_char(b: u8) -> bool {
@@ -370,6 +394,10 @@ fn check_field(name: &'static str, id: H, v: &[u8], mode: Mode) -> Result<(), Va
             })?;
         }
         H::References => {
+            if references_ok(v) {
+                return Ok(());
+            }
+            // Slow path: find the offending id for the message.
             let mut n = 0;
             for tok in split_msgids(v) {
                 let Some(tok) = tok else {
@@ -612,6 +640,26 @@ Cancel-Lock: sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=\r\n\
         assert_eq!(classify(b"Mime-Version"), None);
         assert_eq!(classify(b"Froms"), None);
         assert_eq!(classify(b""), None);
+    }
+
+    #[test]
+    fn references_fast_path_agrees() {
+        for (v, ok) in [
+            (&b"<a@b>"[..], true),
+            (b"<a@b> <c@d>\r\n <e>", true),
+            (b"junk <a@b> (c)", true),
+            (b"<>", false),
+            (b"<a b>", false),
+            (b"<a@b> <c", false),
+            (b"", false),
+            (b"no ids", false),
+        ] {
+            assert_eq!(references_ok(v), ok, "{v:?}");
+            let slow = check_field("References", H::References, v, Mode::Transit);
+            assert_eq!(slow.is_ok(), ok, "{v:?}");
+        }
+        let long = format!("<{}>", "x".repeat(249));
+        assert!(!references_ok(long.as_bytes()));
     }
 
     #[test]

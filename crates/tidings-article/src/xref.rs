@@ -48,7 +48,10 @@ fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 fn split_location(tok: &[u8]) -> Result<(&[u8], u64), XrefError> {
-    let colon = memchr::memrchr(b':', tok).ok_or(XrefError::BadLocation)?;
+    let colon = tok
+        .iter()
+        .rposition(|&b| b == b':')
+        .ok_or(XrefError::BadLocation)?;
     let num = parse_number(&tok[colon + 1..]).ok_or(XrefError::BadLocation)?;
     let group = &tok[..colon];
     check_group_name(group)?;
