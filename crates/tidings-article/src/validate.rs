@@ -264,7 +264,7 @@ fn references_ok(v: &[u8]) -> bool {
             None => {}
             Some(s) if b == b'>' => {
                 let len = i - s + 1;
-                if len < 3 || len > crate::msgid::MAX_MESSAGE_ID_LEN {
+                if !(3..=crate::msgid::MAX_MESSAGE_ID_LEN).contains(&len) {
                     return false;
                 }
                 n += 1;
