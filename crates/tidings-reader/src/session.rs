@@ -1049,13 +1049,13 @@ impl Session {
                 );
             }
         };
-        let groups_with =
-            |s: &mut Self, w: Option<&str>, f: &dyn Fn(&GroupInfo) -> String, text: &str| match s
-                .readable_groups(w)
-            {
-                Ok(gs) => write_lines(&mut s.wbuf, ReplyCode::LIST_FOLLOWS, text, gs.iter().map(f)),
-                Err(e) => s.fail(e),
-            };
+        let groups_with = |s: &mut Self,
+                           w: Option<&str>,
+                           f: &dyn Fn(&GroupInfo) -> String,
+                           text: &str| match s.readable_groups(w) {
+            Ok(gs) => write_lines(&mut s.wbuf, ReplyCode::LIST_FOLLOWS, text, gs.iter().map(f)),
+            Err(e) => s.fail(e),
+        };
         match kind {
             ListKind::Active(w) => groups_with(
                 self,
