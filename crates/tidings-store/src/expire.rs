@@ -101,7 +101,7 @@ pub struct ExpireProgress {
 enum Phase {
     #[default]
     Start,
-    Overview(Option<(u32, u64)>),
+    Overview((u32, Option<u64>)),
     History(Option<u128>),
     Segments {
         list: Vec<u32>,
@@ -155,7 +155,7 @@ impl Store {
                 ..ExpireProgress::default()
             };
             guard.expire.ages.clear();
-            guard.expire.phase = Phase::Overview(None);
+            guard.expire.phase = Phase::Overview((0, None));
         }
         drop(guard);
         let progress = self.write_op(|w, wtx| {
@@ -164,26 +164,54 @@ impl Store {
             let res = (|| -> Result<()> {
                 match &mut st.phase {
                     Phase::Start => {}
-                    Phase::Overview(after) => {
-                        let lower = match *after {
-                            Some(k) => Bound::Excluded(k),
-                            None => Bound::Unbounded,
-                        };
+                    Phase::Overview(cursor) => {
+                        // walk group by group (ids in order), at most `budget` rows per step
                         let mut rows = Vec::with_capacity(budget);
-                        for item in wtx
-                            .over
-                            .range::<(u32, u64)>((lower, Bound::Unbounded))?
-                            .take(budget)
-                        {
-                            let (k, v) = item?;
-                            let o: OverRec<'_> = decode(v.value(), "overview")?;
-                            rows.push((k.value(), o.arrival, o.expires, o.message_id.into_owned()));
+                        let mut finished = false;
+                        while rows.len() < budget {
+                            let (gid0, after) = *cursor;
+                            let next_gid = match wtx.gids.range(gid0..)?.next() {
+                                Some(r) => Some(r?.0.value()),
+                                None => None,
+                            };
+                            let Some(gid) = next_gid else {
+                                finished = true;
+                                break;
+                            };
+                            let lower = match after {
+                                Some(k) if gid == gid0 => Bound::Excluded(k),
+                                _ => Bound::Unbounded,
+                            };
+                            let want = budget - rows.len();
+                            let mut got = 0;
+                            for item in wtx
+                                .ov(gid)?
+                                .range::<u64>((lower, Bound::Unbounded))?
+                                .take(want)
+                            {
+                                let (k, v) = item?;
+                                let o: OverRec<'_> = decode(v.value(), "overview")?;
+                                rows.push((
+                                    (gid, k.value()),
+                                    o.arrival,
+                                    o.expires,
+                                    o.message_id.into_owned(),
+                                ));
+                                got += 1;
+                            }
+                            if got < want {
+                                *cursor = (gid.saturating_add(1), None);
+                                if gid == u32::MAX {
+                                    finished = true;
+                                    break;
+                                }
+                            } else if let Some(last) = rows.last() {
+                                *cursor = (gid, Some(last.0.1));
+                            }
                         }
-                        if rows.len() < budget {
+                        if finished {
                             st.progress.phase = "history";
                             st.phase = Phase::History(None);
-                        } else if let Some(last) = rows.last() {
-                            *after = Some(last.0);
                         }
                         for ((gid, n), arrival, expires, mid) in rows {
                             st.progress.examined += 1;
@@ -314,7 +342,7 @@ impl Store {
                                         w.push(&rec);
                                         let new = header.token(ns, no);
                                         for &(gid, n) in &places {
-                                            let updated = match wtx.over.get(&(gid, n))? {
+                                            let updated = match wtx.ov(gid)?.get(&n)? {
                                                 Some(v) => {
                                                     let mut o: OverRec<'_> =
                                                         decode(v.value(), "overview")?;
@@ -324,7 +352,7 @@ impl Store {
                                                 None => None,
                                             };
                                             if let Some(b) = updated {
-                                                wtx.over.insert(&(gid, n), b.as_slice())?;
+                                                wtx.ov(gid)?.insert(&n, b.as_slice())?;
                                             }
                                         }
                                         wtx.hist_put(

@@ -155,27 +155,31 @@ fn header_sum(first: &[u8], meta: &[u8]) -> [u8; 12] {
     o
 }
 
-pub(crate) fn head_sum(article: &[u8], head_len: usize) -> [u8; 16] {
-    sum16(article.get(..head_len).unwrap_or_default())
-}
-
-pub(crate) fn body_sum(article: &[u8], head_len: usize) -> [u8; 16] {
-    sum16(article.get(head_len + 2..).unwrap_or_default())
-}
-
 impl RecHeader {
-    /// Builds the header of an article record.
-    pub fn for_article(id: &str, arrival: i64, meta_len: u32, head_len: u32, art: &[u8]) -> Self {
+    /// Builds the header of an article record given as head pieces (concatenated, they form the
+    /// head) and the rest (the blank line and the body), without concatenating them.
+    pub fn for_parts(id: &str, arrival: i64, meta_len: u32, head: &[&[u8]], rest: &[u8]) -> Self {
+        let mut whole = blake3::Hasher::new();
+        let mut hh = blake3::Hasher::new();
+        let mut head_len = 0usize;
+        for p in head {
+            whole.update(p);
+            hh.update(p);
+            head_len += p.len();
+        }
+        whole.update(rest);
+        let mut head_sum = [0u8; 16];
+        head_sum.copy_from_slice(&hh.finalize().as_bytes()[..16]);
         RecHeader {
             kind: KIND_ARTICLE,
             meta_len,
-            head_len,
-            len: art.len() as u32,
+            head_len: head_len as u32,
+            len: (head_len + rest.len()) as u32,
             arrival,
             id_hash: id_hash(id),
-            article_sum: *blake3::hash(art).as_bytes(),
-            head_sum: head_sum(art, head_len as usize),
-            body_sum: body_sum(art, head_len as usize),
+            article_sum: *whole.finalize().as_bytes(),
+            head_sum,
+            body_sum: sum16(rest.get(2..).unwrap_or_default()),
         }
     }
 
@@ -452,8 +456,12 @@ mod tests {
 
     #[test]
     fn header_round_trip_and_sum() {
-        let art = b"Subject: x\r\n\r\nbody\r\n";
-        let h = RecHeader::for_article("<a@b>", 42, 3, 12, art);
+        let h = RecHeader::for_parts("<a@b>", 42, 3, &[b"Subject: x\r\n"], b"\r\nbody\r\n");
+        assert_eq!((h.head_len, h.len), (12, 20));
+        assert_eq!(
+            h.article_sum,
+            *blake3::hash(b"Subject: x\r\n\r\nbody\r\n").as_bytes()
+        );
         let mut out = Vec::new();
         h.encode(b"abc", &mut out);
         assert_eq!(out.len(), REC_HDR + 3);

@@ -12,9 +12,17 @@ use crate::format::{
 
 /// history: first 16 bytes of blake3(message-id) -> [`HistValue`].
 pub(crate) const HISTORY: TableDefinition<'_, u128, &[u8]> = TableDefinition::new("history");
-/// overview: (group id, number) -> [`OverRec`].
-pub(crate) const OVERVIEW: TableDefinition<'_, (u32, u64), &[u8]> =
-    TableDefinition::new("overview");
+/// Name of the overview table of one group: `ov.<group id>`.
+pub(crate) fn ov_name(gid: u32) -> String {
+    format!("ov.{gid}")
+}
+
+/// Overview table of one group (its name from [`ov_name`]): number -> [`OverRec`]. One table
+/// per group keeps each group's appends at the right edge of its own B-tree, where redb packs
+/// leaves full (interleaved appends into one shared tree would leave half-empty leaves).
+pub(crate) fn ov_def(name: &str) -> TableDefinition<'_, u64, &'static [u8]> {
+    TableDefinition::new(name)
+}
 /// arrival index: (arrival, group id, number) -> ().
 pub(crate) const ARRIVAL: TableDefinition<'_, (i64, u32, u64), ()> =
     TableDefinition::new("arrival");
@@ -64,7 +72,8 @@ pub(crate) struct IndexArticle<'a> {
 /// The open tables of one write transaction plus write-back caches.
 pub(crate) struct Wtx<'t> {
     pub hist: Table<'t, u128, &'static [u8]>,
-    pub over: Table<'t, (u32, u64), &'static [u8]>,
+    txn: &'t WriteTransaction,
+    over: HashMap<u32, Table<'t, u64, &'static [u8]>>,
     pub arr: Table<'t, (i64, u32, u64), ()>,
     pub groups: Table<'t, &'static str, &'static [u8]>,
     pub gids: Table<'t, u32, &'static str>,
@@ -81,7 +90,8 @@ impl<'t> Wtx<'t> {
     pub fn open(txn: &'t WriteTransaction) -> Result<Self> {
         Ok(Wtx {
             hist: txn.open_table(HISTORY)?,
-            over: txn.open_table(OVERVIEW)?,
+            txn,
+            over: HashMap::new(),
             arr: txn.open_table(ARRIVAL)?,
             groups: txn.open_table(GROUPS)?,
             gids: txn.open_table(GROUP_IDS)?,
@@ -93,6 +103,26 @@ impl<'t> Wtx<'t> {
             gname: HashMap::new(),
             scache: HashMap::new(),
         })
+    }
+
+    /// The overview table of a group (created on first use).
+    pub fn ov(&mut self, gid: u32) -> Result<&mut Table<'t, u64, &'static [u8]>> {
+        if !self.over.contains_key(&gid) {
+            let name = ov_name(gid);
+            let t = self.txn.open_table(ov_def(&name))?;
+            self.over.insert(gid, t);
+        }
+        self.over
+            .get_mut(&gid)
+            .ok_or_else(|| Error::CorruptIndex("overview table cache".into()))
+    }
+
+    /// Deletes the overview table of a group.
+    pub fn drop_ov(&mut self, gid: u32) -> Result<()> {
+        self.over.remove(&gid);
+        let name = ov_name(gid);
+        self.txn.delete_table(ov_def(&name))?;
+        Ok(())
     }
 
     /// Loads a group into the cache; `None` when unknown.
@@ -211,6 +241,22 @@ impl<'t> Wtx<'t> {
             .map(HistEntry::into_owned))
     }
 
+    /// The history entry for an id, and whether its key holds any entry (of any id).
+    pub fn hist_probe(&self, id: &str) -> Result<(Option<HistEntry<'static>>, bool)> {
+        let key = hist_key(id);
+        let Some(v) = self.hist.get(&key)? else {
+            return Ok((None, false));
+        };
+        let hv: HistValue<'_> = decode(v.value(), "history")?;
+        Ok((
+            hv.entries
+                .into_iter()
+                .find(|e| e.id() == id)
+                .map(HistEntry::into_owned),
+            true,
+        ))
+    }
+
     /// Sets (or with `None`, removes) the history entry for an id, keeping colliding entries.
     pub fn hist_put(&mut self, id: &str, entry: Option<HistEntry<'_>>) -> Result<()> {
         let key = hist_key(id);
@@ -242,10 +288,13 @@ impl<'t> Wtx<'t> {
 
     /// Records an article: history, overview rows, arrival rows, group counters and segment
     /// statistics. `places` are (group name, group id, number).
+    /// `key_free`: the caller has just seen that no history entry uses the id's key, so the
+    /// entry is inserted without reading the key again.
     pub fn index_article(
         &mut self,
         a: &IndexArticle<'_>,
         places: &[(&str, u32, u64)],
+        key_free: bool,
     ) -> Result<()> {
         let rec_len = a.token.record_len();
         let over = OverRec {
@@ -264,7 +313,7 @@ impl<'t> Wtx<'t> {
         };
         let obytes = encode(&over)?;
         for &(name, gid, n) in places {
-            self.over.insert(&(gid, n), obytes.as_slice())?;
+            self.ov(gid)?.insert(&n, obytes.as_slice())?;
             self.arr.insert(&(a.arrival, gid, n), ())?;
             if let Some(g) = self.group(name)? {
                 if g.count == 0 {
@@ -276,28 +325,34 @@ impl<'t> Wtx<'t> {
                 g.count += 1;
             }
         }
-        self.hist_put(
-            a.id,
-            Some(HistEntry::Present {
-                id: Cow::Borrowed(a.id),
-                token: a.token.to_bytes(),
-                arrival: a.arrival,
-                expires: a.expires,
-                places: places.iter().map(|&(_, g, n)| (g, n)).collect(),
-            }),
-        )?;
+        let entry = HistEntry::Present {
+            id: Cow::Borrowed(a.id),
+            token: a.token.to_bytes(),
+            arrival: a.arrival,
+            expires: a.expires,
+            places: places.iter().map(|&(_, g, n)| (g, n)).collect(),
+        };
+        if key_free {
+            let bytes = encode(&HistValue {
+                v: IDX_VERSION,
+                entries: vec![entry],
+            })?;
+            self.hist.insert(&hist_key(a.id), bytes.as_slice())?;
+        } else {
+            self.hist_put(a.id, Some(entry))?;
+        }
         self.count_record(a.token.segment, rec_len, true)
     }
 
     /// Removes one overview row and its arrival row, and updates the group counters.
     fn remove_row(&mut self, gid: u32, n: u64, arrival: i64) -> Result<()> {
-        self.over.remove(&(gid, n))?;
+        self.ov(gid)?.remove(&n)?;
         self.arr.remove(&(arrival, gid, n))?;
         let Some(name) = self.group_name(gid)? else {
             return Ok(());
         };
-        let new_low = match self.over.range((gid, n)..=(gid, u64::MAX))?.next() {
-            Some(r) => Some(r?.0.value().1),
+        let new_low = match self.ov(gid)?.range(n..)?.next() {
+            Some(r) => Some(r?.0.value()),
             None => None,
         };
         if let Some(g) = self.group(&name)? {
@@ -353,7 +408,7 @@ impl<'t> Wtx<'t> {
         }) = entry
         else {
             // no history entry: drop the stray row
-            let arrival = match self.over.get(&(gid, n))? {
+            let arrival = match self.ov(gid)?.get(&n)? {
                 Some(v) => decode::<OverRec<'_>>(v.value(), "overview")?.arrival,
                 None => return Ok(false),
             };

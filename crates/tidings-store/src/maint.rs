@@ -11,7 +11,7 @@ use crate::format::{
     GroupRec, HistEntry, HistValue, IDX_VERSION, KIND_ARTICLE, OverRec, SEG_HDR, Token, decode,
     decode_meta,
 };
-use crate::index::{ARRIVAL, GROUPS, HISTORY, META, OVERVIEW, Wtx, decode_mark};
+use crate::index::{ARRIVAL, GROUP_IDS, GROUPS, HISTORY, META, Wtx, decode_mark, ov_def, ov_name};
 use crate::spool::{self, ScanItem, SegScanner};
 use crate::store::{
     Config, GroupStatus, INDEX_FILE, Progress, SPOOL_DIR, Store, apply_record, init_tables, open_db,
@@ -123,7 +123,16 @@ impl Store {
         });
         // 2. history -> spool and overview
         let hist = txn.open_table(HISTORY)?;
-        let over = txn.open_table(OVERVIEW)?;
+        let mut tables: HashMap<u32, Option<redb::ReadOnlyTable<u64, &'static [u8]>>> =
+            HashMap::new();
+        let open_ov = |gid: u32| -> Result<Option<redb::ReadOnlyTable<u64, &'static [u8]>>> {
+            let name = ov_name(gid);
+            match txn.open_table(ov_def(&name)) {
+                Ok(t) => Ok(Some(t)),
+                Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        };
         let hist_total = hist.len()?;
         let mut n = 0u64;
         for item in hist.iter()? {
@@ -172,7 +181,14 @@ impl Store {
                     Err(e) => rep.problem(format!("{id}: segment {}: {e}", t.segment)),
                 }
                 for (g, num) in places {
-                    match over.get(&(g, num))? {
+                    if !tables.contains_key(&g) {
+                        tables.insert(g, open_ov(g)?);
+                    }
+                    let row = match tables.get(&g) {
+                        Some(Some(t)) => t.get(&num)?,
+                        _ => None,
+                    };
+                    match row {
                         Some(ov) => {
                             let o: OverRec<'_> = decode(ov.value(), "overview")?;
                             if o.message_id != id || o.token != token {
@@ -187,38 +203,49 @@ impl Store {
         // 3. overview -> history, group counters
         let groups = txn.open_table(GROUPS)?;
         let mut per: HashMap<u32, (u64, u64, u64)> = HashMap::new();
-        let over_total = over.len()?;
-        for item in over.iter()? {
-            let (k, v) = item?;
-            let (g, num) = k.value();
-            rep.overview_rows += 1;
-            if rep.overview_rows.is_multiple_of(4096) {
-                progress(Progress {
-                    phase: "overview",
-                    done: rep.overview_rows,
-                    total: over_total,
-                });
+        drop(tables);
+        let gids: Vec<u32> = {
+            let t = txn.open_table(GROUP_IDS)?;
+            let mut v = Vec::new();
+            for item in t.iter()? {
+                v.push(item?.0.value());
             }
-            let e = per.entry(g).or_insert((0, u64::MAX, 0));
-            e.0 += 1;
-            e.1 = e.1.min(num);
-            e.2 = e.2.max(num);
-            let o: OverRec<'_> = decode(v.value(), "overview")?;
-            let ok = match hist.get(&crate::format::hist_key(&o.message_id))? {
-                Some(hv) => {
-                    let hv: HistValue<'_> = decode(hv.value(), "history")?;
-                    hv.entries.iter().any(|e| {
-                        matches!(e, HistEntry::Present { id, places, .. }
-                            if *id == o.message_id && places.contains(&(g, num)))
-                    })
+            v
+        };
+        for g in gids {
+            let Some(over) = open_ov(g)? else { continue };
+            for item in over.iter()? {
+                let (k, v) = item?;
+                let num = k.value();
+                rep.overview_rows += 1;
+                if rep.overview_rows.is_multiple_of(4096) {
+                    progress(Progress {
+                        phase: "overview",
+                        done: rep.overview_rows,
+                        total: 0,
+                    });
                 }
-                None => false,
-            };
-            if !ok {
-                rep.problem(format!(
-                    "overview {g}:{num} ({}) not in history",
-                    o.message_id
-                ));
+                let e = per.entry(g).or_insert((0, u64::MAX, 0));
+                e.0 += 1;
+                e.1 = e.1.min(num);
+                e.2 = e.2.max(num);
+                let o: OverRec<'_> = decode(v.value(), "overview")?;
+                let ok = match hist.get(&crate::format::hist_key(&o.message_id))? {
+                    Some(hv) => {
+                        let hv: HistValue<'_> = decode(hv.value(), "history")?;
+                        hv.entries.iter().any(|e| {
+                            matches!(e, HistEntry::Present { id, places, .. }
+                            if *id == o.message_id && places.contains(&(g, num)))
+                        })
+                    }
+                    None => false,
+                };
+                if !ok {
+                    rep.problem(format!(
+                        "overview {g}:{num} ({}) not in history",
+                        o.message_id
+                    ));
+                }
             }
         }
         for item in groups.iter()? {

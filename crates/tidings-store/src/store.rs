@@ -22,8 +22,8 @@ use crate::format::{
     hist_key,
 };
 use crate::index::{
-    ARRIVAL, FORMAT, GROUP_IDS, GROUPS, HISTORY, IndexArticle, META, OVERVIEW, QUARANTINE,
-    SEGMENTS, Wtx, decode_mark,
+    ARRIVAL, FORMAT, GROUP_IDS, GROUPS, HISTORY, IndexArticle, META, QUARANTINE, SEGMENTS, Wtx,
+    decode_mark, ov_def, ov_name,
 };
 use crate::spool::{self, ScanItem, SegFiles, SegScanner};
 
@@ -349,6 +349,11 @@ impl Writer {
         Ok(())
     }
 
+    /// The pending buffer, to append the record placed by the last [`Writer::place`].
+    pub fn pending_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.pending
+    }
+
     /// Queues record bytes at the position returned by the last [`Writer::place`].
     pub fn push(&mut self, bytes: &[u8]) {
         self.pending.extend_from_slice(bytes);
@@ -468,7 +473,6 @@ pub(crate) fn init_tables(db: &Database) -> Result<()> {
             }
         }
         txn.open_table(HISTORY)?;
-        txn.open_table(OVERVIEW)?;
         txn.open_table(ARRIVAL)?;
         txn.open_table(GROUPS)?;
         txn.open_table(GROUP_IDS)?;
@@ -751,8 +755,7 @@ impl Store {
         self.write_op(|w, wtx| {
             let mut out = Vec::with_capacity(batch.len());
             let mut seen: HashSet<&str> = HashSet::with_capacity(batch.len());
-            let mut rec = Vec::with_capacity(8192);
-            let mut stored = Vec::with_capacity(8192);
+            let mut xref_line = Vec::with_capacity(256);
             for art in batch {
                 if !valid_message_id(art.message_id) {
                     out.push(StoreOutcome::Refused(RefuseReason::BadMessageId));
@@ -762,7 +765,8 @@ impl Store {
                     out.push(StoreOutcome::Duplicate);
                     continue;
                 }
-                match wtx.hist_get(art.message_id)? {
+                let (entry, key_used) = wtx.hist_probe(art.message_id)?;
+                match entry {
                     Some(HistEntry::Present { .. }) => {
                         out.push(StoreOutcome::Duplicate);
                         continue;
@@ -818,18 +822,15 @@ impl Store {
                 }
                 let mut xref = pathhost.clone();
                 for (name, _, n) in &places {
-                    xref.push(' ');
-                    xref.push_str(name);
-                    xref.push(':');
-                    xref.push_str(&n.to_string());
+                    use std::fmt::Write as _;
+                    let _ = write!(xref, " {name}:{n}");
                 }
-                stored.clear();
-                stored.extend_from_slice(art.bytes.get(..hend).unwrap_or_default());
-                stored.extend_from_slice(b"Xref: ");
-                stored.extend_from_slice(xref.as_bytes());
-                stored.extend_from_slice(b"\r\n");
-                let head_len = stored.len();
-                stored.extend_from_slice(art.bytes.get(hend..).unwrap_or_default());
+                xref_line.clear();
+                xref_line.extend_from_slice(b"Xref: ");
+                xref_line.extend_from_slice(xref.as_bytes());
+                xref_line.extend_from_slice(b"\r\n");
+                let head_a = art.bytes.get(..hend).unwrap_or_default();
+                let rest = art.bytes.get(hend..).unwrap_or_default();
                 let meta = RecordMeta {
                     v: IDX_VERSION,
                     message_id: art.message_id.into(),
@@ -846,18 +847,19 @@ impl Store {
                     xref: xref.as_str().into(),
                 };
                 let mbytes = encode(&meta)?;
-                let header = RecHeader::for_article(
+                let header = RecHeader::for_parts(
                     art.message_id,
                     art.arrival,
                     mbytes.len() as u32,
-                    head_len as u32,
-                    &stored,
+                    &[head_a, &xref_line],
+                    rest,
                 );
-                rec.clear();
-                header.encode(&mbytes, &mut rec);
-                rec.extend_from_slice(&stored);
-                let (seg, off) = w.place(&dir, rec.len() as u64, seg_size)?;
-                w.push(&rec);
+                let (seg, off) = w.place(&dir, header.record_len(), seg_size)?;
+                let buf = w.pending_mut();
+                header.encode(&mbytes, buf);
+                buf.extend_from_slice(head_a);
+                buf.extend_from_slice(&xref_line);
+                buf.extend_from_slice(rest);
                 let token = header.token(seg, off);
                 let ps: Vec<(&str, u32, u64)> = places
                     .iter()
@@ -877,6 +879,7 @@ impl Store {
                         xref: &xref,
                     },
                     &ps,
+                    !key_used,
                 )?;
                 out.push(StoreOutcome::Stored {
                     token,
@@ -1239,6 +1242,7 @@ pub(crate) fn apply_record(
             xref: &m.xref,
         },
         &places,
+        false,
     )?;
     Ok(true)
 }
@@ -1247,11 +1251,10 @@ pub(crate) fn apply_record(
 pub struct Snapshot<'s> {
     store: &'s Store,
     hist: ReadOnlyTable<u128, &'static [u8]>,
-    over: ReadOnlyTable<(u32, u64), &'static [u8]>,
     groups: ReadOnlyTable<&'static str, &'static [u8]>,
     gids: ReadOnlyTable<u32, &'static str>,
     arr: ReadOnlyTable<(i64, u32, u64), ()>,
-    _txn: ReadTransaction,
+    txn: ReadTransaction,
 }
 
 impl<'s> Snapshot<'s> {
@@ -1259,11 +1262,10 @@ impl<'s> Snapshot<'s> {
         Ok(Snapshot {
             store,
             hist: txn.open_table(HISTORY)?,
-            over: txn.open_table(OVERVIEW)?,
             groups: txn.open_table(GROUPS)?,
             gids: txn.open_table(GROUP_IDS)?,
             arr: txn.open_table(ARRIVAL)?,
-            _txn: txn,
+            txn,
         })
     }
 
@@ -1349,6 +1351,16 @@ impl<'s> Snapshot<'s> {
         }
     }
 
+    /// The overview table of a group id (`None` when the group never had an article).
+    fn ov(&self, gid: u32) -> Result<Option<ReadOnlyTable<u64, &'static [u8]>>> {
+        let name = ov_name(gid);
+        match self.txn.open_table(ov_def(&name)) {
+            Ok(t) => Ok(Some(t)),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Visits the overview records of `group` with numbers in `range`, in order, until `visit`
     /// returns false (OVER/XOVER, HDR).
     pub fn overview(
@@ -1358,13 +1370,13 @@ impl<'s> Snapshot<'s> {
         mut visit: impl FnMut(&OverviewRef<'_>) -> bool,
     ) -> Result<()> {
         let gid = self.gid(group)?;
-        for item in self
-            .over
-            .range((gid, *range.start())..=(gid, *range.end()))?
-        {
+        let Some(ov) = self.ov(gid)? else {
+            return Ok(());
+        };
+        for item in ov.range(range)? {
             let (k, v) = item?;
             let o: OverRec<'_> = decode(v.value(), "overview")?;
-            if !visit(&over_ref(k.value().1, &o)) {
+            if !visit(&over_ref(k.value(), &o)) {
                 break;
             }
         }
@@ -1375,11 +1387,11 @@ impl<'s> Snapshot<'s> {
     pub fn numbers(&self, group: &str, range: RangeInclusive<u64>) -> Result<Vec<u64>> {
         let gid = self.gid(group)?;
         let mut out = Vec::new();
-        for item in self
-            .over
-            .range((gid, *range.start())..=(gid, *range.end()))?
-        {
-            out.push(item?.0.value().1);
+        let Some(ov) = self.ov(gid)? else {
+            return Ok(out);
+        };
+        for item in ov.range(range)? {
+            out.push(item?.0.value());
         }
         Ok(out)
     }
@@ -1387,7 +1399,10 @@ impl<'s> Snapshot<'s> {
     /// The token of article `number` in `group`.
     pub fn token_of(&self, group: &str, number: u64) -> Result<Option<Token>> {
         let gid = self.gid(group)?;
-        match self.over.get(&(gid, number))? {
+        let Some(ov) = self.ov(gid)? else {
+            return Ok(None);
+        };
+        match ov.get(&number)? {
             Some(v) => {
                 let o: OverRec<'_> = decode(v.value(), "overview")?;
                 Ok(Some(Token::from_bytes(&o.token)))
@@ -1406,27 +1421,24 @@ impl<'s> Snapshot<'s> {
         mut group_filter: impl FnMut(&str) -> bool,
         mut visit: impl FnMut(&str) -> bool,
     ) -> Result<()> {
-        let mut names: std::collections::HashMap<u32, bool> = Default::default();
+        let mut names: std::collections::HashMap<u32, Option<ReadOnlyTable<u64, &'static [u8]>>> =
+            Default::default();
         let mut sec = i64::MIN;
         let mut seen_this_sec: HashSet<String> = HashSet::new();
         for item in self.arr.range((since, 0u32, 0u64)..)? {
             let (k, _) = item?;
             let (t, gid, n) = k.value();
-            let ok = match names.get(&gid) {
-                Some(&b) => b,
-                None => {
-                    let b = match self.gids.get(&gid)? {
-                        Some(name) => group_filter(name.value()),
-                        None => false,
-                    };
-                    names.insert(gid, b);
-                    b
-                }
-            };
-            if !ok {
-                continue;
+            if !names.contains_key(&gid) {
+                let table = match self.gids.get(&gid)? {
+                    Some(name) if group_filter(name.value()) => self.ov(gid)?,
+                    _ => None,
+                };
+                names.insert(gid, table);
             }
-            let Some(v) = self.over.get(&(gid, n))? else {
+            let Some(Some(ov)) = names.get(&gid) else {
+                continue;
+            };
+            let Some(v) = ov.get(&n)? else {
                 continue;
             };
             let o: OverRec<'_> = decode(v.value(), "overview")?;
@@ -1536,10 +1548,10 @@ impl Store {
             let id = g.id;
             loop {
                 let mut rows = Vec::new();
-                for item in wtx.over.range((id, 0)..=(id, u64::MAX))?.take(4096) {
+                for item in wtx.ov(id)?.iter()?.take(4096) {
                     let (k, v) = item?;
                     let o: OverRec<'_> = decode(v.value(), "overview")?;
-                    rows.push((k.value().1, o.message_id.into_owned()));
+                    rows.push((k.value(), o.message_id.into_owned()));
                 }
                 if rows.is_empty() {
                     break;
@@ -1548,6 +1560,7 @@ impl Store {
                     wtx.remove_place(&mid, id, n, now)?;
                 }
             }
+            wtx.drop_ov(id)?;
             wtx.delete_group(name, id)
         })
     }
@@ -1581,7 +1594,7 @@ pub struct TableSize {
 pub struct IndexStats {
     /// history table.
     pub history: TableSize,
-    /// overview table.
+    /// overview tables (all groups).
     pub overview: TableSize,
     /// arrival index.
     pub arrival: TableSize,
@@ -1609,7 +1622,24 @@ impl Store {
         let gi = size(&txn.open_table(GROUP_IDS)?)?;
         Ok(IndexStats {
             history: size(&txn.open_table(HISTORY)?)?,
-            overview: size(&txn.open_table(OVERVIEW)?)?,
+            overview: {
+                let mut tot = TableSize::default();
+                for item in txn.open_table(GROUP_IDS)?.iter()? {
+                    let name = ov_name(item?.0.value());
+                    match txn.open_table(ov_def(&name)) {
+                        Ok(t) => {
+                            let s = size(&t)?;
+                            tot.rows += s.rows;
+                            tot.stored_bytes += s.stored_bytes;
+                            tot.metadata_bytes += s.metadata_bytes;
+                            tot.fragmented_bytes += s.fragmented_bytes;
+                        }
+                        Err(redb::TableError::TableDoesNotExist(_)) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                tot
+            },
             arrival: size(&txn.open_table(ARRIVAL)?)?,
             groups: TableSize {
                 rows: g.rows,
