@@ -514,8 +514,6 @@ impl Session {
             Command::Post => return self.post_command(),
             Command::Date => {
                 let t = (self.svc.clock)();
-                let d = tidings_article::format_date(t);
-                let _ = d;
                 self.status(ReplyCode::SERVER_DATE, &nntp_date(t));
             }
             Command::Help => {
@@ -1342,6 +1340,13 @@ impl Session {
             return self.status(ReplyCode::AUTH_FAILED, "Authentication failed");
         }
         let grant = config::evaluate(&self.svc.config, self.peer.ip(), Some(&user));
+        if grant.is_none() {
+            tracing::info!(conn = self.conn_id, user = %user, "no access rule for user");
+            return self.status(
+                ReplyCode::AUTH_FAILED,
+                "Authentication rejected: no access for this user from your address",
+            );
+        }
         let mut slot = None;
         if let Some(g) = &grant
             && g.max_connections.is_some()

@@ -279,6 +279,14 @@ async fn bad_input() {
 async fn authinfo_user_pass() {
     let s = server(Options::default());
     seed(&s);
+    // IPv6 loopback (and IPv4-mapped loopback) read and post without authentication.
+    for peer in ["[::1]:1", "[::ffff:127.0.0.1]:1"] {
+        let mut c = s.connect_as(peer.parse().unwrap(), plain()).await;
+        assert!(c.line().await.starts_with("200"));
+        assert!(c.cmd("GROUP misc.test").await.starts_with("211"));
+        let r = c.post(&article("misc.test", "v6", "", b"x\r\n")).await;
+        assert!(r.starts_with("240"), "{peer}: {r}");
+    }
     let mut c = s.connect_as(remote(), plain()).await;
     // Remote, unauthenticated, default rules: posting is possible after login.
     assert!(c.line().await.starts_with("200"));
@@ -375,6 +383,14 @@ async fn access_rules() {
         !caps.contains(&"NEWNEWS".to_owned()) && !caps.contains(&"POST".to_owned()),
         "{caps:?}"
     );
+    // carol has a password but no rule: rejected at login.
+    let mut e = s
+        .connect_as("198.51.100.9:1".parse().unwrap(), plain())
+        .await;
+    e.line().await;
+    assert!(e.cmd("AUTHINFO USER carol").await.starts_with("381"));
+    let r = e.cmd("AUTHINFO PASS pw").await;
+    assert!(r.starts_with("481") && r.contains("no access"), "{r}");
     // Elsewhere, unauthenticated: nothing until login.
     let mut d = s
         .connect_as("198.51.100.1:1".parse().unwrap(), plain())

@@ -17,7 +17,10 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub struct Users;
 impl Authenticator for Users {
     fn verify(&self, user: &str, password: &str) -> bool {
-        matches!((user, password), ("alice", "secret") | ("bob", "hunter2"))
+        matches!(
+            (user, password),
+            ("alice", "secret") | ("bob", "hunter2") | ("carol", "pw")
+        )
     }
 }
 
