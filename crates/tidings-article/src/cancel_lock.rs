@@ -211,8 +211,9 @@ pub fn parse_elements(value: &[u8]) -> Result<Vec<Element>, CancelLockError> {
     Ok(out)
 }
 
-/// The c-key-string for a target article: `base64(HMAC(secret, uid + message_id))`
-/// (RFC 8315 §4). `uid` may be empty; `message_id` includes its angle brackets.
+/// The c-key-string for a target article: `base64(HMAC(secret, uid + message_id))`, the
+/// HMAC keyed with `secret` over `uid` followed by the message-id (RFC 8315 §4; the same
+/// order as libcanlock's `cl_get_key`). `uid` may be empty; `message_id` includes its angle brackets.
 pub fn make_key(scheme: Scheme, secret: &[u8], uid: &[u8], message_id: &str) -> String {
     B64.encode(scheme.hmac(secret, &[uid, message_id.as_bytes()]))
 }
@@ -220,6 +221,11 @@ pub fn make_key(scheme: Scheme, secret: &[u8], uid: &[u8], message_id: &str) -> 
 /// The c-lock-string for a c-key-string: `base64(hash(key))`.
 pub fn lock_from_key(scheme: Scheme, key: &str) -> String {
     B64.encode(scheme.hash(key.as_bytes()))
+}
+
+/// The Cancel-Lock element (`scheme:c-lock-string`) matching a c-key-string.
+pub fn lock_element_for_key(scheme: Scheme, key: &str) -> String {
+    format!("{}:{}", scheme.name(), lock_from_key(scheme, key))
 }
 
 /// A full Cancel-Lock element (`sha256:...`) for an article we inject.
@@ -288,6 +294,13 @@ mod tests {
         // printf '%s' '<12345@example.net>' | openssl dgst -sha256 -hmac 'secret' -binary | base64
         let k = make_key(Scheme::Sha256, b"secret", b"", "<12345@example.net>");
         assert_eq!(k, "hQtLL50pG51P5d5s9smZ8twu4XPEPcPyZFv4MNidlWE=");
+        assert_eq!(
+            lock_element_for_key(
+                Scheme::Sha256,
+                "qv1VXHYiCGjkX/N1nhfYKcAeUn8bCVhrWhoKuBSnpMA="
+            ),
+            "sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc="
+        );
         let lock = make_lock_element(Scheme::Sha256, b"secret", b"", "<12345@example.net>");
         let key = make_key_element(Scheme::Sha256, b"secret", b"", "<12345@example.net>");
         assert!(verify(lock.as_bytes(), key.as_bytes()));
