@@ -79,7 +79,12 @@ impl Request {
                 name,
                 flag,
                 description,
-            } => format!("group-add\t{}\t{}\t{}", clean(name), clean(flag), clean(description)),
+            } => format!(
+                "group-add\t{}\t{}\t{}",
+                clean(name),
+                clean(flag),
+                clean(description)
+            ),
             Request::GroupRm { name } => format!("group-rm\t{}", clean(name)),
             Request::GroupList => "group-list".into(),
             Request::UserAdd { name, phc } => format!("user-add\t{}\t{}", clean(name), clean(phc)),
@@ -221,10 +226,7 @@ pub fn send(socket: &Path, req: &Request) -> Result<Option<Vec<String>>> {
 }
 
 /// Runs a request on the server if it runs, else directly on the data directory.
-pub fn run(
-    cfg: &crate::config::Config,
-    req: &Request,
-) -> Result<Vec<String>> {
+pub fn run(cfg: &crate::config::Config, req: &Request) -> Result<Vec<String>> {
     let data_dir = &cfg.node.data_dir;
     if let Some(lines) = send(&socket_path(data_dir), req)? {
         return Ok(lines);

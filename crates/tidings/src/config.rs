@@ -550,7 +550,10 @@ impl Config {
         for (name, v) in [
             ("max_connections", l.max_connections),
             ("max_per_address", l.max_per_address),
-            ("idle_timeout_secs", usize::try_from(l.idle_timeout_secs).unwrap_or(1)),
+            (
+                "idle_timeout_secs",
+                usize::try_from(l.idle_timeout_secs).unwrap_or(1),
+            ),
             (
                 "handshake_timeout_secs",
                 usize::try_from(l.handshake_timeout_secs).unwrap_or(1),
@@ -629,14 +632,19 @@ mod tests {
 
     #[test]
     fn every_error_is_reported() {
-        let e = parse(
-            "[limits]\nmax_line = \"x\"\nbogus = 1\n[node]\ndata_dirr = \"/x\"\n[frob]\n",
-        )
-        .unwrap_err();
+        let e =
+            parse("[limits]\nmax_line = \"x\"\nbogus = 1\n[node]\ndata_dirr = \"/x\"\n[frob]\n")
+                .unwrap_err();
         let paths: Vec<_> = e.0.iter().map(|e| e.path.as_str()).collect();
         assert!(paths.contains(&"limits.max_line"), "{e}");
-        assert!(paths.contains(&"limits.bogus") || paths.contains(&"limits"), "{e}");
-        assert!(paths.contains(&"node") || paths.contains(&"node.data_dirr"), "{e}");
+        assert!(
+            paths.contains(&"limits.bogus") || paths.contains(&"limits"),
+            "{e}"
+        );
+        assert!(
+            paths.contains(&"node") || paths.contains(&"node.data_dirr"),
+            "{e}"
+        );
         assert!(paths.contains(&"frob"), "{e}");
         assert!(e.0.len() >= 4, "{e}");
     }

@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
+use tidings_net::Shutdown;
 use tidings_net::listener::{self, Connection, Limiter, ListenOptions, RefusalReason, TlsMode};
 use tidings_net::tls::{self, CertPaths, CertResolver, ClientCertPolicy};
-use tidings_net::Shutdown;
 use tidings_reader::{ListenerSettings, Services};
 use tidings_store::Store;
 use tidings_store::writer::{Writer, WriterConfig};
@@ -124,7 +124,7 @@ pub fn run(cfg: Config) -> Result<()> {
         )
     })?);
     let acceptor = tls::acceptor(resolver.clone(), ClientCertPolicy::None)
-    .context("building the TLS configuration")?;
+        .context("building the TLS configuration")?;
 
     let moderation_dir = cfg.moderation_dir();
     std::fs::create_dir_all(&moderation_dir)
@@ -215,7 +215,12 @@ async fn serve(
         let _ = writeln!(out, "data dir {}", abs.display());
         let _ = writeln!(out, "pathhost {}", services.pathhost);
         for (l, _, addr) in &bound {
-            let _ = writeln!(out, "listening on {addr} ({}) {}", l.tls.0, l.display_name());
+            let _ = writeln!(
+                out,
+                "listening on {addr} ({}) {}",
+                l.tls.0,
+                l.display_name()
+            );
         }
         let _ = writeln!(out, "control socket {}", sock_path.display());
         let _ = writeln!(out, "ready");

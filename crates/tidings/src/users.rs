@@ -15,8 +15,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use tidings_reader::Authenticator;
 
 /// The users file in a data directory.
@@ -81,7 +81,8 @@ pub fn read(path: &Path) -> Result<BTreeMap<String, String>> {
 fn write_atomically(path: &Path, users: &BTreeMap<String, String>) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let mut text = String::from("# tidings users: NAME:argon2 PHC hash (managed by `tidings user`)\n");
+    let mut text =
+        String::from("# tidings users: NAME:argon2 PHC hash (managed by `tidings user`)\n");
     for (n, h) in users {
         text.push_str(n);
         text.push(':');
@@ -134,7 +135,9 @@ pub fn add_hashed(path: &Path, name: &str, phc: &str) -> Result<bool> {
         bail!("bad user name {name:?} (no ':', spaces or control characters, at most 64 bytes)");
     }
     PasswordHash::new(phc).map_err(|e| anyhow::anyhow!("bad password hash: {e}"))?;
-    modify(path, |u| Ok(u.insert(name.to_owned(), phc.to_owned()).is_some()))
+    modify(path, |u| {
+        Ok(u.insert(name.to_owned(), phc.to_owned()).is_some())
+    })
 }
 
 /// Removes an account.
@@ -185,7 +188,9 @@ impl FileUsers {
         if now != cache.0 {
             match read(&self.path) {
                 Ok(u) => *cache = (now, u),
-                Err(e) => tracing::warn!(error = %e, "users file unreadable; keeping the old accounts"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "users file unreadable; keeping the old accounts")
+                }
             }
         }
         cache.1.get(user).cloned()

@@ -25,13 +25,27 @@ fn exercise(config: &Path, suffix: &str) {
     let g = format!("local.admin{suffix}");
     let out = ok(admin(
         config,
-        &["group", "add", &g, "--status", "m", "--description", "Admin test group"],
+        &[
+            "group",
+            "add",
+            &g,
+            "--status",
+            "m",
+            "--description",
+            "Admin test group",
+        ],
         "",
     ));
     assert!(out.contains(&format!("added group {g}")), "{out}");
     let list = ok(admin(config, &["group", "list"], ""));
-    let line = list.lines().find(|l| l.starts_with(&format!("{g} "))).unwrap();
-    assert!(line.contains(" m ") && line.ends_with("Admin test group"), "{line}");
+    let line = list
+        .lines()
+        .find(|l| l.starts_with(&format!("{g} ")))
+        .unwrap();
+    assert!(
+        line.contains(" m ") && line.ends_with("Admin test group"),
+        "{line}"
+    );
     // Duplicates and bad names are errors.
     let (dup, _, err) = admin(config, &["group", "add", &g], "");
     assert!(!dup && err.contains("exists"), "{err}");
@@ -43,10 +57,22 @@ fn exercise(config: &Path, suffix: &str) {
     assert!(!gone);
 
     let u = format!("bob{suffix}");
-    ok(admin(config, &["user", "add", &u, "--password-stdin"], "pw\n"));
-    assert!(ok(admin(config, &["user", "list"], "")).lines().any(|l| l == u));
+    ok(admin(
+        config,
+        &["user", "add", &u, "--password-stdin"],
+        "pw\n",
+    ));
+    assert!(
+        ok(admin(config, &["user", "list"], ""))
+            .lines()
+            .any(|l| l == u)
+    );
     ok(admin(config, &["user", "rm", &u], ""));
-    assert!(!ok(admin(config, &["user", "list"], "")).lines().any(|l| l == u));
+    assert!(
+        !ok(admin(config, &["user", "list"], ""))
+            .lines()
+            .any(|l| l == u)
+    );
     let (gone, _, _) = admin(config, &["user", "rm", &u], "");
     assert!(!gone);
 }
@@ -85,7 +111,11 @@ async fn admin_commands_running_and_stopped() {
     let names = group_names(&ok(d.admin(&["group", "list"], "")));
     assert!(names.contains(&"local.offline".to_owned()), "{names:?}");
     assert!(names.contains(&"local.live".to_owned()), "{names:?}");
-    assert!(ok(d.admin(&["user", "list"], "")).lines().any(|l| l == "carol"));
+    assert!(
+        ok(d.admin(&["user", "list"], ""))
+            .lines()
+            .any(|l| l == "carol")
+    );
 }
 
 #[test]
@@ -100,9 +130,21 @@ fn starts_on_defaults_in_an_empty_directory() {
         return;
     }
     let data_dir = tmp.path().join("tidings-data");
-    let mut d = Daemon::spawn(tmp.path(), data_dir.clone(), tmp.path().join("none"), &["serve"]);
-    let addrs: Vec<String> = d.listeners.iter().map(|(m, a)| format!("{m} {a}")).collect();
-    assert_eq!(addrs, ["starttls 127.0.0.1:1119", "implicit 127.0.0.1:1563"]);
+    let mut d = Daemon::spawn(
+        tmp.path(),
+        data_dir.clone(),
+        tmp.path().join("none"),
+        &["serve"],
+    );
+    let addrs: Vec<String> = d
+        .listeners
+        .iter()
+        .map(|(m, a)| format!("{m} {a}"))
+        .collect();
+    assert_eq!(
+        addrs,
+        ["starttls 127.0.0.1:1119", "implicit 127.0.0.1:1563"]
+    );
     assert!(data_dir.join("cert.pem").exists() && data_dir.join("key.pem").exists());
     assert!(d.stdout.iter().any(|l| l.starts_with("pathhost ")));
     // Admin commands without --config find ./tidings-data too.
@@ -112,7 +154,14 @@ fn starts_on_defaults_in_an_empty_directory() {
         .output()
         .unwrap();
     let list = String::from_utf8_lossy(&out.stdout).into_owned();
-    for g in ["local.general", "local.test", "misc.test", "control", "control.cancel", "junk"] {
+    for g in [
+        "local.general",
+        "local.test",
+        "misc.test",
+        "control",
+        "control.cancel",
+        "junk",
+    ] {
         assert!(group_names(&list).contains(&g.to_owned()), "{g} in {list}");
     }
     let rt = tokio::runtime::Runtime::new().unwrap();

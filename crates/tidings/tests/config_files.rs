@@ -31,13 +31,10 @@ fn uncomment(text: &str) -> String {
     for line in text.lines() {
         let live = line.strip_prefix("# ").filter(|rest| {
             rest.starts_with('[')
-                || rest
-                    .split_once('=')
-                    .is_some_and(|(k, _)| {
-                        let k = k.trim();
-                        !k.is_empty()
-                            && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-                    })
+                || rest.split_once('=').is_some_and(|(k, _)| {
+                    let k = k.trim();
+                    !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                })
         });
         out.push_str(live.unwrap_or(line));
         out.push('\n');
@@ -63,7 +60,11 @@ fn every_example_parses() {
             let copy = tmp.path().join(path.file_name().unwrap());
             std::fs::write(&copy, &live).unwrap();
             let (ok, out) = check(&copy);
-            assert!(ok, "{} with its examples enabled: {out}\n{live}", path.display());
+            assert!(
+                ok,
+                "{} with its examples enabled: {out}\n{live}",
+                path.display()
+            );
         }
     }
     assert!(seen >= 2, "no example files found in config/");
@@ -101,7 +102,10 @@ max_connections = "many"
         ),
         "{out}"
     );
-    assert!(out.contains("limits.max_connections: invalid type"), "{out}");
+    assert!(
+        out.contains("limits.max_connections: invalid type"),
+        "{out}"
+    );
     assert!(out.contains("3 error(s)"), "{out}");
 }
 

@@ -27,7 +27,11 @@ fn lines(v: &[String]) -> Vec<&str> {
 async fn reader_flow_over_plain_starttls_nntps_and_ipv6() {
     let tmp = tempfile::tempdir().unwrap();
     let mut d = Daemon::start(tmp.path(), "");
-    assert!(d.stdout.iter().any(|l| l == "pathhost test.tidings.invalid"));
+    assert!(
+        d.stdout
+            .iter()
+            .any(|l| l == "pathhost test.tidings.invalid")
+    );
     let (ok, out, err) = d.admin(&["user", "add", "alice", "--password-stdin"], "s3cret\n");
     assert!(ok, "{out}{err}");
 
@@ -49,7 +53,11 @@ async fn reader_flow_over_plain_starttls_nntps_and_ipv6() {
     assert!(r.starts_with("220"), "{r}");
     let art = c.block().await;
     assert!(art.iter().any(|l| l == "Subject: wiring test"), "{art:?}");
-    assert!(art.iter().any(|l| l.starts_with("Path: test.tidings.invalid")), "{art:?}");
+    assert!(
+        art.iter()
+            .any(|l| l.starts_with("Path: test.tidings.invalid")),
+        "{art:?}"
+    );
     assert_eq!(art.last().unwrap(), "Hello, world.");
     let r = c.cmd("GROUP local.test").await;
     assert!(r.starts_with("211 1 1 1 local.test"), "{r}");
@@ -62,7 +70,10 @@ async fn reader_flow_over_plain_starttls_nntps_and_ipv6() {
     assert!(r.starts_with("215"), "{r}");
     let list = c.block().await;
     for g in ["local.general", "local.test", "misc.test", "junk"] {
-        assert!(list.iter().any(|l| l.starts_with(&format!("{g} "))), "{g} in {list:?}");
+        assert!(
+            list.iter().any(|l| l.starts_with(&format!("{g} "))),
+            "{g} in {list:?}"
+        );
     }
 
     // STARTTLS, then AUTHINFO (the user was added through the control socket).
@@ -95,7 +106,11 @@ async fn reader_flow_over_plain_starttls_nntps_and_ipv6() {
     let mut v6 = Client::connect(d.addr("none")).await;
     assert!(v6.line().await.starts_with("200"));
     assert!(v6.cmd("DATE").await.starts_with("111"));
-    assert!(v6.cmd("STAT <wiring.1@example.org>").await.starts_with("223"));
+    assert!(
+        v6.cmd("STAT <wiring.1@example.org>")
+            .await
+            .starts_with("223")
+    );
 
     // A session that is open at shutdown is told so and closed; the exit is clean.
     let exited = {
@@ -112,7 +127,11 @@ async fn reader_flow_over_plain_starttls_nntps_and_ipv6() {
     let d = Daemon::start(tmp.path(), "");
     let mut c = Client::connect(d.addr("starttls")).await;
     c.line().await;
-    assert!(c.cmd("STAT <wiring.1@example.org>").await.starts_with("223"));
+    assert!(
+        c.cmd("STAT <wiring.1@example.org>")
+            .await
+            .starts_with("223")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,7 +152,9 @@ async fn certificate_reload_on_sighup_keeps_sessions() {
     let deadline = Instant::now() + WAIT;
     loop {
         // Handshakes pinned to the new certificate succeed once it is loaded.
-        let tcp = tokio::net::TcpStream::connect(d.addr("implicit")).await.unwrap();
+        let tcp = tokio::net::TcpStream::connect(d.addr("implicit"))
+            .await
+            .unwrap();
         let connector = tidings_net::tls::connector(&new, None).unwrap();
         let name = tidings_net::tls::server_name("localhost").unwrap();
         if tidings_net::Stream::connect_tls(tcp, &connector, name, WAIT)

@@ -82,6 +82,12 @@ async fn tin_reads_and_follows_up() {
     assert_eq!(fields[5], "<orig.1@example.org>", "{over:?}");
     assert!(c.cmd("ARTICLE 2").await.starts_with("220"));
     let art = c.block().await;
-    assert!(art.iter().any(|l| l == "References: <orig.1@example.org>"), "{art:?}");
-    assert!(art.iter().any(|l| l == "Follow-up body from tin."), "{art:?}");
+    assert!(
+        art.iter().any(|l| l == "References: <orig.1@example.org>"),
+        "{art:?}"
+    );
+    assert!(
+        art.iter().any(|l| l == "Follow-up body from tin."),
+        "{art:?}"
+    );
 }

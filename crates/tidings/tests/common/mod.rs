@@ -239,9 +239,14 @@ impl Client {
             .unwrap()
             .unwrap();
         let connector = tls::connector(trust, None).unwrap();
-        let s = Stream::connect_tls(tcp, &connector, tls::server_name("localhost").unwrap(), WAIT)
-            .await
-            .unwrap();
+        let s = Stream::connect_tls(
+            tcp,
+            &connector,
+            tls::server_name("localhost").unwrap(),
+            WAIT,
+        )
+        .await
+        .unwrap();
         Client {
             io: TokioBufReader::new(s),
         }
