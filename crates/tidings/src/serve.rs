@@ -193,6 +193,7 @@ async fn serve(
         bound.push((l, tcp, addr));
     }
 
+    let signals = install_signals()?;
     let abs = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.clone());
     let sock_path = admin::socket_path(&abs);
     if sock_path.exists() {
@@ -310,7 +311,7 @@ async fn serve(
         shutdown.signal(),
     ));
 
-    wait_for_stop(&resolver).await?;
+    wait_for_stop(&resolver, signals).await?;
     tracing::info!("shutting down: no new connections; sessions finish their command");
     shutdown.trigger();
 
@@ -337,12 +338,29 @@ async fn serve(
     Ok(())
 }
 
-/// Waits for SIGINT or SIGTERM; reloads the certificate on SIGHUP.
-async fn wait_for_stop(resolver: &Arc<CertResolver>) -> Result<()> {
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+/// Installs the handlers (before `ready` is printed, so that no signal is lost).
+fn install_signals() -> Result<Signals> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    Ok(Signals {
+        term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+        int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+    })
+}
+
+/// Waits for SIGINT or SIGTERM; reloads the certificate on SIGHUP.
+async fn wait_for_stop(resolver: &Arc<CertResolver>, signals: Signals) -> Result<()> {
+    let Signals {
+        mut term,
+        mut int,
+        mut hup,
+    } = signals;
     loop {
         tokio::select! {
             _ = term.recv() => return Ok(()),

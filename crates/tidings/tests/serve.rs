@@ -240,3 +240,16 @@ async fn a_client_that_stops_reading_does_not_slow_another() {
     );
     drop(slow);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_are_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Daemon::start(tmp.path(), "[limits]\nidle_timeout_secs = 1\n");
+    let mut c = Client::connect(d.addr("starttls")).await;
+    assert!(c.line().await.starts_with("200"));
+    let start = Instant::now();
+    let bye = c.line().await;
+    assert!(bye.is_empty() || bye.starts_with("400"), "{bye}");
+    assert!(c.line().await.is_empty(), "connection not closed");
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
