@@ -1,0 +1,1 @@
+//! Peering (being written): transit sessions in and feeders out.
