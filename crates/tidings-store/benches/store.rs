@@ -134,6 +134,7 @@ fn store_range(
                     references: "",
                     lines: o.lines,
                 },
+                feeds: Vec::new(),
             })
             .collect();
         let t = Instant::now();
@@ -200,33 +201,37 @@ fn main() {
         dir.display()
     );
 
-    // 1. store
-    let store = Store::open(&dir, config()).unwrap();
-    for g in 0..NGROUPS {
-        store
-            .add_group(
-                &format!("bench.group{g}"),
-                GroupStatus::Posting,
-                0,
-                "bench",
-                "",
-            )
-            .unwrap();
+    // 1. store (skipped with TIDINGS_BENCH_REUSE=1 when the directory already holds a store of
+    // the same N, to re-measure the read side with other settings)
+    let reuse = env("TIDINGS_BENCH_REUSE", 0) == 1 && dir.join("index.redb").exists();
+    if !reuse {
+        let store = Store::open(&dir, config()).unwrap();
+        for g in 0..NGROUPS {
+            store
+                .add_group(
+                    &format!("bench.group{g}"),
+                    GroupStatus::Posting,
+                    0,
+                    "bench",
+                    "",
+                )
+                .unwrap();
+        }
+        let bodies = bodies();
+        let mut rng = Rng(1);
+        let cpu0 = cpu_secs();
+        let (spent, stored) = store_range(&store, 0, n, batch, &mut rng, &bodies);
+        let cpu = cpu_secs() - cpu0;
+        println!(
+            "store: {stored} articles in {:.2}s = {:.0} articles/s (durable={}, batch {batch}); \
+             process CPU {:.2}s incl. article generation",
+            spent.as_secs_f64(),
+            stored as f64 / spent.as_secs_f64(),
+            store.config().durable,
+            cpu
+        );
+        store.close().unwrap();
     }
-    let bodies = bodies();
-    let mut rng = Rng(1);
-    let cpu0 = cpu_secs();
-    let (spent, stored) = store_range(&store, 0, n, batch, &mut rng, &bodies);
-    let cpu = cpu_secs() - cpu0;
-    println!(
-        "store: {stored} articles in {:.2}s = {:.0} articles/s (durable={}, batch {batch}); \
-         process CPU {:.2}s incl. article generation",
-        spent.as_secs_f64(),
-        stored as f64 / spent.as_secs_f64(),
-        store.config().durable,
-        cpu
-    );
-    store.close().unwrap();
 
     // 2. reopen after SIGKILL of a writer
     let exe = std::env::current_exe().unwrap();

@@ -181,12 +181,13 @@ impl Store {
                     Err(e) => rep.problem(format!("{id}: segment {}: {e}", t.segment)),
                 }
                 for (g, num) in places {
-                    if !tables.contains_key(&g) {
-                        tables.insert(g, open_ov(g)?);
-                    }
-                    let row = match tables.get(&g) {
-                        Some(Some(t)) => t.get(&num)?,
-                        _ => None,
+                    let table = match tables.entry(g) {
+                        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(e) => e.insert(open_ov(g)?),
+                    };
+                    let row = match table {
+                        Some(t) => t.get(&num)?,
+                        None => None,
                     };
                     match row {
                         Some(ov) => {

@@ -1428,14 +1428,17 @@ impl<'s> Snapshot<'s> {
         for item in self.arr.range((since, 0u32, 0u64)..)? {
             let (k, _) = item?;
             let (t, gid, n) = k.value();
-            if !names.contains_key(&gid) {
-                let table = match self.gids.get(&gid)? {
-                    Some(name) if group_filter(name.value()) => self.ov(gid)?,
-                    _ => None,
-                };
-                names.insert(gid, table);
-            }
-            let Some(Some(ov)) = names.get(&gid) else {
+            let ov = match names.entry(gid) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let table = match self.gids.get(&gid)? {
+                        Some(name) if group_filter(name.value()) => self.ov(gid)?,
+                        _ => None,
+                    };
+                    e.insert(table)
+                }
+            };
+            let Some(ov) = ov else {
                 continue;
             };
             let Some(v) = ov.get(&n)? else {

@@ -235,3 +235,98 @@ fn large_article_streams() {
         a.stored("news.test", numbers)
     );
 }
+
+#[test]
+fn store_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Store>();
+    assert_send_sync::<Token>();
+}
+
+#[test]
+fn expiry_reclaims_segments_in_slices() {
+    use tidings_store::{ExpirePolicy, ExpireRule, OverviewField};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), small_config()).unwrap();
+    add_groups(&store);
+    let mut rng = Rng::new(4);
+    let mut arts = Vec::new();
+    for i in 0..120 {
+        // alternate: short-lived alt.test and long-lived misc.misc, so segments end up sparse
+        let g = if i % 3 == 0 { "misc.misc" } else { "alt.test" };
+        arts.push(Art::make(
+            &mut rng,
+            &format!("<e{i}@x>"),
+            vec![g.into()],
+            1000 + i,
+            600,
+        ));
+    }
+    for chunk in arts.chunks(8) {
+        store_arts(&store, chunk);
+    }
+    let seg_count = || std::fs::read_dir(dir.path().join("spool")).unwrap().count();
+    let before = seg_count();
+    assert!(before > 5, "{before}");
+    let policy = ExpirePolicy {
+        rules: vec![ExpireRule {
+            pattern: "alt.*".into(),
+            max_age: Some(100),
+        }],
+        default_max_age: None,
+        honour_expires: false,
+    };
+    let mut steps = 0;
+    let mut last = None;
+    let mut slowest = std::time::Duration::ZERO;
+    for _ in 0..10_000 {
+        let t = std::time::Instant::now();
+        let p = store.expire_step(&policy, 5000, 16).unwrap();
+        slowest = slowest.max(t.elapsed());
+        steps += 1;
+        if p.done {
+            last = Some(p);
+            break;
+        }
+    }
+    let p = last.expect("expiry pass did not finish");
+    assert!(steps > 5, "expected several slices, got {steps}");
+    assert_eq!(p.removed_articles, 80);
+    assert!(p.segments_dropped + p.segments_compacted > 0, "{p:?}");
+    assert!(p.records_moved > 0, "{p:?}");
+    assert!(p.problems.is_empty(), "{p:?}");
+    assert!(seg_count() < before, "{} >= {before}", seg_count());
+    eprintln!("{steps} slices, slowest {slowest:?}, {p:?}");
+    let g = store.group("alt.test").unwrap().unwrap();
+    assert_eq!((g.count, g.low, g.high), (0, 81, 80));
+    for (i, a) in arts.iter().enumerate() {
+        let l = store.lookup(&a.id).unwrap();
+        if i % 3 == 0 {
+            let Lookup::Present(t) = l else {
+                panic!("{} gone", a.id)
+            };
+            assert_eq!(store.read(t, Part::Body).unwrap(), a.body);
+        } else {
+            assert_eq!(l, Lookup::Rejected);
+        }
+    }
+    let mut subjects = Vec::new();
+    store
+        .overview("misc.misc", 1..=3, |o| {
+            subjects.push(o.field(OverviewField::Subject).into_owned());
+            assert_eq!(o.field(OverviewField::Bytes), o.bytes.to_string());
+            true
+        })
+        .unwrap();
+    assert_eq!(subjects.len(), 3);
+    assert_eq!(subjects[0], arts[0].subject);
+    let rep = store.check(|_| {}).unwrap();
+    assert!(rep.is_ok(), "{rep:?}");
+    // survives a reopen, and rebuild agrees
+    drop(store);
+    Store::rebuild(dir.path(), &small_config(), |_| {}).unwrap();
+    let store = Store::open(dir.path(), small_config()).unwrap();
+    let g = store.group("misc.misc").unwrap().unwrap();
+    assert_eq!(g.count, 40);
+    assert!(store.check(|_| {}).unwrap().is_ok());
+}
