@@ -302,6 +302,8 @@ pub(crate) async fn process(s: &mut Session, mut article: Vec<u8>) -> Result<Str
         references: lossy(&ov.references),
         lines: ov.lines,
         bytes: article,
+        // Routed by the writer's router (installed by the daemon), not here.
+        feeds: Vec::new(),
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     svc.writer

@@ -135,6 +135,7 @@ fn store_range(
                     lines: o.lines,
                 },
                 feeds: Vec::new(),
+                feeds: Vec::new(),
             })
             .collect();
         let t = Instant::now();

@@ -84,6 +84,7 @@ pub(crate) struct Wtx<'t> {
     gdirty: HashSet<String>,
     gname: HashMap<u32, Option<String>>,
     scache: HashMap<u32, SegStat>,
+    queue: Option<crate::queue::QueueTx<'t>>,
 }
 
 impl<'t> Wtx<'t> {
@@ -102,7 +103,18 @@ impl<'t> Wtx<'t> {
             gdirty: HashSet::new(),
             gname: HashMap::new(),
             scache: HashMap::new(),
+            queue: None,
         })
+    }
+
+    /// The outgoing queue tables (opened on first use).
+    pub fn queue(&mut self) -> Result<&mut crate::queue::QueueTx<'t>> {
+        if self.queue.is_none() {
+            self.queue = Some(crate::queue::QueueTx::open(self.txn)?);
+        }
+        self.queue
+            .as_mut()
+            .ok_or_else(|| Error::CorruptIndex("queue tables".into()))
     }
 
     /// The overview table of a group (created on first use).
@@ -461,6 +473,9 @@ impl<'t> Wtx<'t> {
         for (id, s) in self.scache.drain() {
             let b = encode(&s)?;
             self.segs.insert(&id, b.as_slice())?;
+        }
+        if let Some(q) = self.queue.as_mut() {
+            q.flush()?;
         }
         Ok(())
     }

@@ -29,6 +29,7 @@ mod expire;
 mod format;
 mod index;
 mod maint;
+mod queue;
 mod spool;
 mod store;
 pub mod writer;
@@ -37,6 +38,7 @@ pub use error::{Error, Result};
 pub use expire::{ExpirePolicy, ExpireProgress, ExpireRule, glob_match};
 pub use format::Token;
 pub use maint::{CheckReport, RebuildReport};
+pub use queue::QueueEntry;
 pub use store::{
     ArticleInfo, ArticleReader, Config, GroupInfo, GroupStatus, Lookup, NewArticle, OverviewField,
     OverviewInput, OverviewRef, Part, Progress, RecoveryReport, RefuseReason, Snapshot, Store,

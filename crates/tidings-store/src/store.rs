@@ -97,6 +97,9 @@ pub struct NewArticle<'a> {
     pub expires: Option<i64>,
     /// Overview fields.
     pub overview: OverviewInput<'a>,
+    /// Peers to queue the article for (names chosen by the caller's routing; duplicates are
+    /// ignored). Queued in the same transaction that stores it; see [`Store::queue_peek`].
+    pub feeds: Vec<&'a str>,
 }
 
 /// Why an article was refused.
@@ -846,7 +849,14 @@ impl Store {
                     lines: art.overview.lines,
                     xref: xref.as_str().into(),
                 };
-                let mbytes = encode(&meta)?;
+                let mut mbytes = encode(&meta)?;
+                let mut feeds: Vec<&str> = Vec::with_capacity(art.feeds.len());
+                for f in &art.feeds {
+                    if crate::queue::valid_peer(f) && !feeds.contains(f) {
+                        feeds.push(f);
+                    }
+                }
+                crate::queue::encode_trailer(&feeds, &mut mbytes)?;
                 let header = RecHeader::for_parts(
                     art.message_id,
                     art.arrival,
@@ -881,6 +891,12 @@ impl Store {
                     &ps,
                     !key_used,
                 )?;
+                if !feeds.is_empty() {
+                    let q = wtx.queue()?;
+                    for f in &feeds {
+                        q.push(f, token, art.arrival, art.message_id)?;
+                    }
+                }
                 out.push(StoreOutcome::Stored {
                     token,
                     numbers: places.into_iter().map(|(n, _, num)| (n, num)).collect(),
@@ -1244,6 +1260,17 @@ pub(crate) fn apply_record(
         &places,
         false,
     )?;
+    if !replace {
+        // Recovery: the record's index commit was lost, so its queue entries were too.
+        // (Rebuild cannot know what was already delivered and queues nothing.)
+        let feeds = crate::queue::decode_trailer(meta)?;
+        if !feeds.is_empty() {
+            let q = w.queue()?;
+            for f in &feeds {
+                q.push(f, token, arrival, &m.message_id)?;
+            }
+        }
+    }
     Ok(true)
 }
 

@@ -41,6 +41,9 @@ pub struct OwnedArticle {
     pub references: String,
     /// Number of body lines.
     pub lines: u64,
+    /// Peers to queue it for (see [`NewArticle::feeds`]). Left empty, the writer's
+    /// [`Router`] (if any) fills it in [`Writer::submit`].
+    pub feeds: Vec<String>,
 }
 
 impl OwnedArticle {
@@ -60,6 +63,7 @@ impl OwnedArticle {
                 references: &self.references,
                 lines: self.lines,
             },
+            feeds: self.feeds.iter().map(String::as_str).collect(),
         }
     }
 }
@@ -70,6 +74,34 @@ pub type WriteResult = Result<StoreOutcome, Arc<crate::Error>>;
 
 /// Called once per submitted article, on the writer thread, after its batch is durable.
 pub type Completion = Box<dyn FnOnce(WriteResult) + Send + 'static>;
+
+/// Chooses the peers an article is queued for, when its submitter left
+/// [`OwnedArticle::feeds`] empty (the daemon installs one built from its peer configuration, so
+/// every path into the store — transit and POST — is routed the same way). Runs on the
+/// submitting thread, not on the writer thread.
+pub type Router = Arc<dyn Fn(&OwnedArticle) -> Vec<String> + Send + Sync>;
+
+/// Called on the writer thread after a batch that queued articles for peers is durable, with
+/// the names of those peers (each once). Must be quick (e.g. wake a feeder).
+pub type QueuedHook = Arc<dyn Fn(&[String]) + Send + Sync>;
+
+/// Optional hooks of a [`Writer`].
+#[derive(Clone, Default)]
+pub struct WriterHooks {
+    /// See [`Router`].
+    pub router: Option<Router>,
+    /// See [`QueuedHook`].
+    pub queued: Option<QueuedHook>,
+}
+
+impl std::fmt::Debug for WriterHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriterHooks")
+            .field("router", &self.router.is_some())
+            .field("queued", &self.queued.is_some())
+            .finish()
+    }
+}
 
 /// Writer settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,6 +144,7 @@ enum Msg {
 pub struct Writer {
     tx: Sender<Msg>,
     thread: Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
+    router: Option<Router>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -126,13 +159,27 @@ impl Writer {
     /// # Errors
     /// The thread could not be spawned.
     pub fn start(store: Arc<Store>, cfg: WriterConfig) -> std::io::Result<Writer> {
+        Self::start_with_hooks(store, cfg, WriterHooks::default())
+    }
+
+    /// Starts the writer thread with a router and a "queued" hook (see [`WriterHooks`]).
+    ///
+    /// # Errors
+    /// The thread could not be spawned.
+    pub fn start_with_hooks(
+        store: Arc<Store>,
+        cfg: WriterConfig,
+        hooks: WriterHooks,
+    ) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel::<Msg>();
+        let queued = hooks.queued;
         let handle = std::thread::Builder::new()
             .name("tidings-writer".into())
-            .spawn(move || writer_loop(&store, &rx, cfg))?;
+            .spawn(move || writer_loop(&store, &rx, cfg, queued.as_ref()))?;
         Ok(Writer {
             tx,
             thread: Arc::new(std::sync::Mutex::new(Some(handle))),
+            router: hooks.router,
         })
     }
 
@@ -140,7 +187,12 @@ impl Writer {
     ///
     /// # Errors
     /// [`WriterClosed`] (with the article) when the writer has stopped.
-    pub fn submit(&self, article: OwnedArticle, done: Completion) -> Result<(), WriterClosed> {
+    pub fn submit(&self, mut article: OwnedArticle, done: Completion) -> Result<(), WriterClosed> {
+        if article.feeds.is_empty()
+            && let Some(route) = &self.router
+        {
+            article.feeds = route(&article);
+        }
         self.tx
             .send(Msg::Job(Box::new(Job { article, done })))
             .map_err(|e| match e.0 {
@@ -162,7 +214,7 @@ impl Writer {
     }
 }
 
-fn writer_loop(store: &Store, rx: &Receiver<Msg>, cfg: WriterConfig) {
+fn writer_loop(store: &Store, rx: &Receiver<Msg>, cfg: WriterConfig, queued: Option<&QueuedHook>) {
     let max_batch = cfg.max_batch.max(1);
     let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
     let mut stopping = false;
@@ -180,7 +232,7 @@ fn writer_loop(store: &Store, rx: &Receiver<Msg>, cfg: WriterConfig) {
                     bytes += job.article.bytes.len();
                     jobs.push(*job);
                     if stopping && jobs.len() >= max_batch {
-                        commit(store, &mut jobs);
+                        commit(store, &mut jobs, queued);
                         bytes = 0;
                     }
                 }
@@ -188,21 +240,33 @@ fn writer_loop(store: &Store, rx: &Receiver<Msg>, cfg: WriterConfig) {
                 Err(_) => break,
             }
         }
-        commit(store, &mut jobs);
+        commit(store, &mut jobs, queued);
     }
 }
 
 /// Stores `jobs` as one batch and answers each of them; leaves `jobs` empty.
-fn commit(store: &Store, jobs: &mut Vec<Job>) {
+fn commit(store: &Store, jobs: &mut Vec<Job>, queued: Option<&QueuedHook>) {
     if jobs.is_empty() {
         return;
     }
+    let mut peers: Vec<String> = Vec::new();
     let result = {
         let batch: Vec<NewArticle<'_>> = jobs.iter().map(|j| j.article.as_new()).collect();
         store.store_batch(&batch)
     };
     match result {
         Ok(outcomes) => {
+            if queued.is_some() {
+                for (job, outcome) in jobs.iter().zip(&outcomes) {
+                    if matches!(outcome, StoreOutcome::Stored { .. }) {
+                        for f in &job.article.feeds {
+                            if !peers.contains(f) {
+                                peers.push(f.clone());
+                            }
+                        }
+                    }
+                }
+            }
             for (job, outcome) in jobs.drain(..).zip(outcomes) {
                 (job.done)(Ok(outcome));
             }
@@ -219,5 +283,8 @@ fn commit(store: &Store, jobs: &mut Vec<Job>) {
         (job.done)(Err(Arc::new(crate::Error::Io(std::io::Error::other(
             "store_batch returned fewer outcomes than articles",
         )))));
+    }
+    if let (Some(hook), false) = (queued, peers.is_empty()) {
+        hook(&peers);
     }
 }

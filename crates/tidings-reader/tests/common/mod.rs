@@ -322,6 +322,7 @@ pub fn seed(s: &Server) {
                     references: leak(ov.references),
                     lines: ov.lines,
                 },
+                feeds: Vec::new(),
             }
         })
         .collect();

@@ -110,6 +110,7 @@ pub fn request<'a>(a: &'a Art, wire: &'a [u8]) -> NewArticle<'a> {
             references: "",
             lines: a.lines(),
         },
+        feeds: Vec::new(),
     }
 }
 
