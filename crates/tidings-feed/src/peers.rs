@@ -60,6 +60,41 @@ pub struct PeerConfig {
     /// AUTHINFO password we send to the peer (outbound).
     #[serde(default)]
     pub password: Option<String>,
+    /// Outbound TLS: CA certificates (PEM) to verify the peer with, when `tls_fingerprint` is
+    /// not set. One of the two is needed for `starttls` and `nntps`.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Outbound: connections fed in parallel. Default 2.
+    #[serde(default = "default_connections")]
+    pub connections: usize,
+    /// Outbound: commands in flight per connection (CHECK/TAKETHIS window). Default 64.
+    #[serde(default = "default_window")]
+    pub window: usize,
+    /// Outbound: hold articles this long before offering them (cancels can overtake them).
+    #[serde(default)]
+    pub delay_secs: u64,
+    /// Outbound: largest article sent (bytes); larger ones are not queued.
+    #[serde(default)]
+    pub max_size: Option<u64>,
+    /// Outbound: Distribution values sent (empty: any); an article whose Distribution header
+    /// names none of them is not queued.
+    #[serde(default)]
+    pub distributions: Vec<String>,
+    /// Outbound: try MODE STREAM (CHECK/TAKETHIS); false, or a refusal, means IHAVE.
+    #[serde(default = "default_true")]
+    pub streaming: bool,
+}
+
+fn default_connections() -> usize {
+    2
+}
+
+fn default_window() -> usize {
+    64
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_groups() -> String {
@@ -93,6 +128,13 @@ impl PeerConfig {
             tls_fingerprint: None,
             user: None,
             password: None,
+            ca_file: None,
+            connections: default_connections(),
+            window: default_window(),
+            delay_secs: 0,
+            max_size: None,
+            distributions: Vec::new(),
+            streaming: true,
         }
     }
 
@@ -125,6 +167,22 @@ impl PeerConfig {
             if !ok {
                 out.push(("addr".to_owned(), format!("{a:?} is not HOST:PORT")));
             }
+        }
+        if !(1..=64).contains(&self.connections) {
+            out.push(("connections".to_owned(), "must be 1..=64".to_owned()));
+        }
+        if !(1..=100_000).contains(&self.window) {
+            out.push(("window".to_owned(), "must be 1..=100000".to_owned()));
+        }
+        if self.addr.is_some()
+            && self.transport != PeerTransport::Tcp
+            && self.tls_fingerprint.is_none()
+            && self.ca_file.is_none()
+        {
+            out.push((
+                "transport".to_owned(),
+                "TLS to a peer needs tls_fingerprint or ca_file".to_owned(),
+            ));
         }
         if self.password.is_some() && self.user.is_none() {
             out.push(("password".to_owned(), "needs user".to_owned()));
