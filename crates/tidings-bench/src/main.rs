@@ -117,11 +117,12 @@ struct ReaderArgs {
     /// Articles per OVER command.
     #[arg(long, default_value_t = 20_000)]
     over_range: u64,
-    /// Workloads to run, comma-separated: article-msgid, article-number, article-pipelined, over.
+    /// Workloads to run, comma-separated: article-msgid, article-number, article-pipelined, over,
+    /// and date (lock-step DATE: the round-trip floor of the machine and server, no storage).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "article-msgid,article-number,article-pipelined,over"
+        default_value = "article-msgid,article-number,article-pipelined,over,date"
     )]
     workloads: Vec<Workload>,
     /// Set TCP_QUICKACK after every read (works around Nagle on servers without TCP_NODELAY).
@@ -135,6 +136,7 @@ enum Workload {
     ArticleNumber,
     ArticlePipelined,
     Over,
+    Date,
 }
 
 impl Workload {
@@ -144,6 +146,7 @@ impl Workload {
             Self::ArticleNumber => "article-number",
             Self::ArticlePipelined => "article-pipelined",
             Self::Over => "over",
+            Self::Date => "date",
         }
     }
 }
@@ -437,6 +440,17 @@ fn run_workload(ctx: &ReaderCtx, w: Workload, seed: u64) -> Result<Outcome> {
                 check_article(&r, ctx.ids[k].as_str(), &mut out);
             }
         }
+        Workload::Date => {
+            while out.ops + out.errors < ctx.max_ops && Instant::now() < deadline {
+                let r = conn.call(&Command::Date)?;
+                if r.code.0 == 111 {
+                    out.ops += 1;
+                } else {
+                    out.errors += 1;
+                    eprintln!("tidings-bench: error: DATE: {} {}", r.code, r.text);
+                }
+            }
+        }
         Workload::Over => {
             let (count, low, high) = numbers;
             let dense = count == high - low + 1;
@@ -535,10 +549,10 @@ fn reader(a: &ReaderArgs) -> Result<()> {
             return Err(e.context(format!("workload {}", w.name())));
         }
         let secs = sum.secs.max(1e-9);
-        let (count, unit) = if w == Workload::Over {
-            (sum.records, "records/s")
-        } else {
-            (sum.ops, "articles/s")
+        let (count, unit) = match w {
+            Workload::Over => (sum.records, "records/s"),
+            Workload::Date => (sum.ops, "commands/s"),
+            _ => (sum.ops, "articles/s"),
         };
         let window = if w == Workload::ArticlePipelined {
             ctx.window
