@@ -15,9 +15,15 @@
 //! - Replies are built in one buffer per batch of pipelined commands and written with one
 //!   write; articles are dot-stuffed straight from the stored bytes, byte-exact.
 //!
+//! - Hand-off to transit: when [`Services::transit`] allows a connection (a configured peer), its
+//!   first transit command (IHAVE, CHECK, TAKETHIS, MODE STREAM) ends the reader session with
+//!   [`SessionEnd::Transit`], carrying the stream and every unprocessed byte, and CAPABILITIES
+//!   lists `IHAVE` and `STREAMING` for it. [`resume_connection`] takes a connection back.
+//!
 //! What it does NOT do: accept connections (the daemon runs `tidings_net::listener`), transit
-//! (IHAVE, CHECK, TAKETHIS, MODE STREAM answer `502` and are not advertised; peering will plug
-//! in as a separate handler), control messages other than `cancel` (refused with `441`), PGP
+//! itself (the daemon passes handed-off connections to the peering crate; without a gate, or
+//! for connections it does not allow, transit commands answer `502`, or `480` when
+//! authenticating could help, and are not advertised), control messages other than `cancel` (refused with `441`), PGP
 //! verification, expiry, or reading configuration files. Times given to NEWGROUPS/NEWNEWS
 //! without `GMT` are taken as UTC. An idle client gets a `400` line and is disconnected.
 
@@ -73,6 +79,54 @@ pub struct Services {
     pub clock: fn() -> i64,
     /// Connection and post-rate counters for access-rule limits (`Default::default()`).
     pub limits: Arc<Limits>,
+    /// Which connections may send transit commands (configured peers); `None`: nobody.
+    pub transit: Option<Arc<dyn TransitGate>>,
+}
+
+/// Decides which connections are peers, allowed to send transit commands (IHAVE, CHECK,
+/// TAKETHIS, MODE STREAM). Asked at each transit command and at CAPABILITIES, so it sees the
+/// connection's current state (TLS after STARTTLS, the user after AUTHINFO).
+pub trait TransitGate: Send + Sync {
+    /// Whether a connection from `peer`, with this TLS client certificate and authenticated
+    /// user, may send transit commands.
+    fn allows(
+        &self,
+        peer: SocketAddr,
+        tls_fingerprint: Option<&tidings_net::Fingerprint>,
+        user: Option<&str>,
+    ) -> bool;
+
+    /// Whether authenticating could make a connection a peer (then a refused transit command
+    /// gets `480` rather than `502`). Default: no.
+    fn auth_could_help(&self) -> bool {
+        false
+    }
+}
+
+/// How a reader session ended.
+#[derive(Debug)]
+pub enum SessionEnd {
+    /// The connection is closed (or being closed).
+    Closed,
+    /// A transit command arrived on a connection the gate allows: the caller runs a transit
+    /// session on `stream`. Every reply before it has been written.
+    Transit {
+        /// The connection, TLS and COMPRESS state intact.
+        stream: Stream,
+        /// The transit command line (with CRLF) and everything received after it.
+        unread: Vec<u8>,
+        /// The authenticated user, if any.
+        user: Option<String>,
+    },
+}
+
+/// The state a connection comes back to the reader with (see [`resume_connection`]).
+#[derive(Debug, Default)]
+pub struct Resume {
+    /// Bytes received but not processed, starting with the next command.
+    pub unread: Vec<u8>,
+    /// The user authenticated before the hand-off.
+    pub user: Option<String>,
 }
 
 impl std::fmt::Debug for Services {
@@ -105,13 +159,28 @@ pub struct ListenerSettings {
 
 /// Runs one reader session until QUIT, end of file, an I/O error, the idle timeout or
 /// `shutdown` (after finishing the command in progress, the client gets `400` and the
-/// connection is closed).
+/// connection is closed), or until an allowed peer sends a transit command
+/// ([`SessionEnd::Transit`]).
 pub async fn serve_connection(
     services: Arc<Services>,
     stream: Stream,
     peer: SocketAddr,
     listener: ListenerSettings,
     shutdown: ShutdownSignal,
-) {
-    session::run(services, stream, peer, listener, shutdown).await;
+) -> SessionEnd {
+    session::run(services, stream, peer, listener, shutdown, None).await
+}
+
+/// Continues a connection that a transit session handed back: no greeting; `resume.unread`
+/// is processed first (it starts with the command that caused the hand-back, e.g. MODE
+/// READER), with the user authenticated before.
+pub async fn resume_connection(
+    services: Arc<Services>,
+    stream: Stream,
+    peer: SocketAddr,
+    listener: ListenerSettings,
+    shutdown: ShutdownSignal,
+    resume: Resume,
+) -> SessionEnd {
+    session::run(services, stream, peer, listener, shutdown, Some(resume)).await
 }

@@ -22,7 +22,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::config::{self, Grant};
 use crate::limits::Slot;
-use crate::{ListenerSettings, Services};
+use crate::{ListenerSettings, Resume, Services, SessionEnd};
 
 /// Flush the reply buffer once it holds this much, even between pipelined commands.
 const FLUSH_AT: usize = 256 * 1024;
@@ -40,6 +40,8 @@ enum Flow {
     StartTls,
     Compress,
     Post,
+    /// Hand the connection to a transit session; the line is the transit command.
+    Transit(Vec<u8>),
 }
 
 /// Why a session ends early.
@@ -65,6 +67,8 @@ pub(crate) struct Session {
     idle: Duration,
     pub(crate) conn_id: u64,
     pub(crate) suggested_id: Option<String>,
+    /// Set when the session ends for a transit hand-off: the unprocessed bytes.
+    handoff: Option<Vec<u8>>,
 }
 
 pub(crate) async fn run(
@@ -73,9 +77,12 @@ pub(crate) async fn run(
     peer: SocketAddr,
     listener: ListenerSettings,
     shutdown: ShutdownSignal,
-) {
+    resume: Option<Resume>,
+) -> SessionEnd {
     let idle = Duration::from_secs(svc.config.idle_timeout_secs.max(1));
-    let grant = config::evaluate(&svc.config, peer.ip(), None);
+    let resumed = resume.is_some();
+    let Resume { unread, user } = resume.unwrap_or_default();
+    let grant = config::evaluate(&svc.config, peer.ip(), user.as_deref());
     let mut s = Session {
         lines: LineDecoder::new(svc.config.max_line),
         svc,
@@ -83,9 +90,13 @@ pub(crate) async fn run(
         peer,
         shutdown,
         stream: Some(stream),
-        rbuf: Vec::with_capacity(4096),
+        rbuf: if unread.is_empty() {
+            Vec::with_capacity(4096)
+        } else {
+            unread
+        },
         wbuf: Vec::with_capacity(4096),
-        user: None,
+        user,
         pending_user: None,
         grant,
         _slot: None,
@@ -95,16 +106,37 @@ pub(crate) async fn run(
         idle,
         conn_id: CONNECTION_IDS.fetch_add(1, Ordering::Relaxed),
         suggested_id: None,
+        handoff: None,
     };
-    tracing::debug!(conn = s.conn_id, peer = %peer, listener = %s.listener.name, "reader connected");
-    if s.greet().await.is_err() {
-        return;
+    tracing::debug!(conn = s.conn_id, peer = %peer, listener = %s.listener.name, resumed, "reader connected");
+    if !resumed && s.greet().await.is_err() {
+        return SessionEnd::Closed;
     }
     let _ = s.serve().await;
+    if let (Some(unread), Some(stream)) = (s.handoff.take(), s.stream.take()) {
+        tracing::debug!(conn = s.conn_id, "handed over to transit");
+        return SessionEnd::Transit {
+            stream,
+            unread,
+            user: s.user.take(),
+        };
+    }
     if let Some(mut st) = s.stream.take() {
         let _ = tokio::time::timeout(GOODBYE_TIMEOUT, st.shutdown()).await;
     }
     tracing::debug!(conn = s.conn_id, "reader disconnected");
+    SessionEnd::Closed
+}
+
+/// Whether a command line is a transit command (IHAVE, CHECK, TAKETHIS, MODE STREAM), judged by
+/// its keywords only.
+fn is_transit_line(line: &[u8]) -> bool {
+    let mut words = line
+        .split(u8::is_ascii_whitespace)
+        .filter(|w| !w.is_empty());
+    let first = words.next().unwrap_or_default();
+    let second = words.next();
+    table::lookup(first, second).is_ok_and(|(spec, _)| spec.role == Role::Transit)
 }
 
 fn ip_key(ip: IpAddr) -> String {
@@ -374,6 +406,13 @@ impl Session {
                         }
                     }
                     Flow::Post => self.receive_post().await?,
+                    Flow::Transit(mut line) => {
+                        self.flush().await?;
+                        line.extend_from_slice(b"\r\n");
+                        line.append(&mut self.rbuf);
+                        self.handoff = Some(line);
+                        return Ok(());
+                    }
                 }
                 if self.wbuf.len() >= FLUSH_AT {
                     self.flush().await?;
@@ -452,6 +491,21 @@ impl Session {
             let text = String::from_utf8_lossy(line).trim().to_owned();
             self.sasl_response(&text).await;
             return Flow::Continue;
+        }
+        if is_transit_line(line) {
+            // Also with a bad argument: a TAKETHIS's article follows whatever its argument,
+            // so the transit session must read it.
+            if self.transit_allowed() {
+                return Flow::Transit(line.to_vec());
+            }
+            if self.user.is_none() && self.svc.transit.as_ref().is_some_and(|g| g.auth_could_help())
+            {
+                self.status(
+                    ReplyCode::AUTH_REQUIRED,
+                    "Authentication required for transit commands",
+                );
+                return Flow::Continue;
+            }
         }
         let cmd = match tidings_proto::parse(line) {
             Ok(c) => c,
@@ -559,6 +613,19 @@ impl Session {
         Flow::Continue
     }
 
+    /// Whether the gate allows this connection (in its current state) to send transit commands.
+    fn transit_allowed(&self) -> bool {
+        let Some(gate) = &self.svc.transit else {
+            return false;
+        };
+        let fp = self
+            .stream
+            .as_ref()
+            .and_then(|s| s.info().tls.as_ref())
+            .and_then(|t| t.peer_fingerprint);
+        gate.allows(self.peer, fp.as_ref(), self.user.as_deref())
+    }
+
     // ----- capabilities -----
 
     fn cap_state<'a>(&self, sasl: &'a [&'a str]) -> CapabilityState<'a> {
@@ -572,7 +639,7 @@ impl Session {
             compress_offered: true,
             compress_active: self.is_compressed(),
             reader: true,
-            transit: false,
+            transit: self.transit_allowed(),
             mode_reader_needed: false,
             posting: self.may_post_now(),
             implementation: None,

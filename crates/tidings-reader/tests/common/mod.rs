@@ -36,6 +36,7 @@ pub struct Server {
 pub struct Options {
     pub config: ReaderConfig,
     pub tls: bool,
+    pub transit: Option<Arc<dyn tidings_reader::TransitGate>>,
 }
 
 pub fn server(opts: Options) -> Server {
@@ -85,6 +86,7 @@ pub fn server(opts: Options) -> Server {
         moderation_dir: dir.path().join("moderation"),
         clock: tidings_reader::system_clock,
         limits: Arc::default(),
+        transit: opts.transit.clone(),
     });
     Server {
         dir,
