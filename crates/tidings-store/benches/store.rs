@@ -7,7 +7,9 @@
 //! `TIDINGS_BENCH_N` (default 100000) articles of 1-4 KB in 1.5 groups on average (100
 //! groups) are stored with durable group commit in batches of `TIDINGS_BENCH_BATCH` (default
 //! 512); then the store is reopened after a SIGKILL of a child writer, and history lookups,
-//! overview scans and the index size are measured. `TIDINGS_BENCH_DIR` sets where the store
+//! overview scans and the index size are measured. `TIDINGS_BENCH_DURABLE=0` turns fsync off,
+//! `TIDINGS_BENCH_QUICK_REPAIR=0` turns redb quick-repair off, `TIDINGS_BENCH_CACHE_MB` sets
+//! the redb cache (default 64). `TIDINGS_BENCH_DIR` sets where the store
 //! lives (default: a temporary directory).
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -101,6 +103,9 @@ fn bodies() -> Vec<Vec<u8>> {
 fn config() -> Config {
     Config {
         pathhost: "bench.example.org".into(),
+        durable: env("TIDINGS_BENCH_DURABLE", 1) == 1,
+        quick_repair: env("TIDINGS_BENCH_QUICK_REPAIR", 1) == 1,
+        cache_size: env("TIDINGS_BENCH_CACHE_MB", 64) as usize * (1 << 20),
         ..Config::default()
     }
 }
@@ -134,7 +139,6 @@ fn store_range(
                     references: "",
                     lines: o.lines,
                 },
-                feeds: Vec::new(),
                 feeds: Vec::new(),
             })
             .collect();

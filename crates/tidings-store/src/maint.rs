@@ -213,6 +213,12 @@ impl Store {
             }
             v
         };
+        let mut over_total = 0u64;
+        for g in &gids {
+            if let Some(t) = open_ov(*g)? {
+                over_total += t.len()?;
+            }
+        }
         for g in gids {
             let Some(over) = open_ov(g)? else { continue };
             for item in over.iter()? {
@@ -223,7 +229,7 @@ impl Store {
                     progress(Progress {
                         phase: "overview",
                         done: rep.overview_rows,
-                        total: 0,
+                        total: over_total,
                     });
                 }
                 let e = per.entry(g).or_insert((0, u64::MAX, 0));

@@ -84,6 +84,7 @@ fn crash_kill_loop() {
     let mut rng = Rng::new(77);
     let mut acked: Vec<String> = Vec::new();
     let started = Instant::now();
+    let (mut reindexed, mut truncated) = (0u64, 0u64);
     for run in 1..=iters {
         let mut child = Command::new(&exe)
             .args(["--exact", "child_writer", "--ignored", "--nocapture"])
@@ -113,6 +114,8 @@ fn crash_kill_loop() {
         let t = Instant::now();
         let store = Store::open(dir.path(), crash_config()).unwrap();
         let reopen = t.elapsed();
+        reindexed += store.recovery_report().reindexed;
+        truncated += store.recovery_report().truncated_bytes;
         assert!(reopen < Duration::from_secs(2), "reopen took {reopen:?}");
         let snap = store.snapshot().unwrap();
         for id in &acked {
@@ -133,7 +136,8 @@ fn crash_kill_loop() {
     }
     assert!(acked.len() > 20, "only {} acknowledged", acked.len());
     eprintln!(
-        "{iters} kills, {} acknowledged articles verified in {:?}",
+        "{iters} kills, {} acknowledged articles verified in {:?}; recovery re-indexed {reindexed} \
+         records and cut {truncated} torn bytes in total",
         acked.len(),
         started.elapsed()
     );
