@@ -292,3 +292,22 @@ fn missing_index_is_detected_and_rebuilt() {
     assert_eq!(numbers[0].1, high);
     assert!(store.check(|_| {}).unwrap().is_ok());
 }
+
+#[test]
+fn garbage_index_file_is_reported_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let arts = fill(dir.path(), 30);
+    let idx = dir.path().join("index.redb");
+    let len = std::fs::metadata(&idx).unwrap().len() as usize;
+    std::fs::write(&idx, vec![0x5a; len]).unwrap();
+    assert!(Store::open(dir.path(), small_config()).is_err());
+    let rb = Store::rebuild(dir.path(), &small_config(), |_| {}).unwrap();
+    assert!(
+        !rb.problems.is_empty(),
+        "old index should be reported unreadable"
+    );
+    assert_eq!(rb.indexed, 30);
+    let store = Store::open(dir.path(), small_config()).unwrap();
+    verify_all(&store, &arts, &[]);
+    assert!(store.check(|_| {}).unwrap().is_ok());
+}
