@@ -23,6 +23,7 @@
 //! messages at all: they are filed like any other article.
 
 pub mod inbound;
+pub mod outbound;
 pub mod peers;
 pub mod policy;
 

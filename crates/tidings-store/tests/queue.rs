@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use tidings_store::{
-    Config, GroupStatus, NewArticle, OverviewInput, Part, StoreOutcome, Store, Token,
+    Config, GroupStatus, NewArticle, OverviewInput, Part, Store, StoreOutcome, Token,
 };
 
 fn wire(id: &str) -> Vec<u8> {
@@ -19,7 +19,8 @@ fn wire(id: &str) -> Vec<u8> {
 fn open(dir: &Path) -> Store {
     let s = Store::open(dir, Config::default()).unwrap();
     if s.group("misc.test").unwrap().is_none() {
-        s.add_group("misc.test", GroupStatus::Posting, 0, "t", "").unwrap();
+        s.add_group("misc.test", GroupStatus::Posting, 0, "t", "")
+            .unwrap();
     }
     s
 }
@@ -85,7 +86,10 @@ fn queued_iff_stored_in_order() {
     assert!(art.windows(6).any(|w| w == b"<1@x>\r"));
     let mut peers = s.queue_peers().unwrap();
     peers.sort();
-    assert_eq!(peers, [("peer-a".to_string(), 3), ("peer-b".to_string(), 1)]);
+    assert_eq!(
+        peers,
+        [("peer-a".to_string(), 3), ("peer-b".to_string(), 1)]
+    );
 }
 
 #[test]
@@ -96,7 +100,10 @@ fn peek_remove_requeue() {
     let items: Vec<(&str, &[&str])> = names.iter().map(|n| (n.as_str(), &["p"][..])).collect();
     store(&s, &items, 5);
     let first = s.queue_peek("p", 0, 4).unwrap();
-    assert_eq!(first.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(
+        first.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
     let next = s.queue_peek("p", 4, 100).unwrap();
     assert_eq!(next.len(), 6);
     assert_eq!(s.queue_remove("p", &[1, 3, 99]).unwrap(), 2);
@@ -108,7 +115,12 @@ fn peek_remove_requeue() {
     assert_eq!(all.last().unwrap(), "<q1@x>");
     assert_eq!(s.queue_len("p").unwrap(), 8);
     // emptying the queue never reuses seqs
-    let seqs: Vec<u64> = s.queue_peek("p", 0, 100).unwrap().iter().map(|e| e.seq).collect();
+    let seqs: Vec<u64> = s
+        .queue_peek("p", 0, 100)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
     assert_eq!(s.queue_remove("p", &seqs).unwrap(), 8);
     assert_eq!(s.queue_len("p").unwrap(), 0);
     store(&s, &[("<late@x>", &["p"])], 6);
@@ -164,5 +176,9 @@ fn recovery_queues_records_whose_commit_was_lost_rebuild_does_not() {
     }
     Store::rebuild(dir.path(), &Config::default(), |_| {}).unwrap();
     let s = open(dir.path());
-    assert_eq!(s.queue_len("p").unwrap(), 0, "rebuild cannot know what was delivered");
+    assert_eq!(
+        s.queue_len("p").unwrap(),
+        0,
+        "rebuild cannot know what was delivered"
+    );
 }
