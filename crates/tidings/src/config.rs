@@ -39,6 +39,10 @@ pub struct Config {
     pub reader: tidings_reader::ReaderConfig,
     /// `[[access]]`: reader access rules (see the `tidings-reader` crate), first match wins.
     pub access: Vec<tidings_reader::AccessRule>,
+    /// `[[peer]]`: peers (see the `tidings-feed` crate): who may send us articles, whom we feed.
+    pub peer: Vec<tidings_feed::PeerConfig>,
+    /// `[transit]`: settings of inbound transit (articles from peers).
+    pub transit: tidings_feed::TransitConfig,
 }
 
 /// `[node]`.
@@ -432,9 +436,20 @@ pub fn parse(text: &str) -> Result<Config, ConfigErrors> {
                     cfg.access = v;
                 }
             }
+            "peer" => {
+                if let Some(v) = de_array(&key, value, &mut errors) {
+                    cfg.peer = v;
+                }
+            }
+            "transit" => {
+                if let Some(v) = de_table(&key, value, &mut errors) {
+                    cfg.transit = v;
+                }
+            }
             _ => errors.push(err(
                 key.clone(),
-                "unknown key, expected one of node, tls, listen, limits, store, log, reader, access",
+                "unknown key, expected one of node, tls, listen, limits, store, log, reader, \
+                 access, peer, transit",
             )),
         }
     }
@@ -570,6 +585,21 @@ impl Config {
                 "must be at least 512 (RFC 3977 command lines)",
             ));
         }
+        let mut names = HashSet::new();
+        for (i, p) in self.peer.iter().enumerate() {
+            for (k, m) in p.problems() {
+                errors.push(err(format!("peer[{i}].{k}"), m));
+            }
+            if !names.insert(p.name.as_str()) {
+                errors.push(err(
+                    format!("peer[{i}].name"),
+                    format!("{:?} is listed twice", p.name),
+                ));
+            }
+        }
+        for (k, m) in self.transit.problems() {
+            errors.push(err(format!("transit.{k}"), m));
+        }
         if !(4096..=u64::from(u32::MAX)).contains(&self.store.segment_size) {
             errors.push(err(
                 "store.segment_size",
@@ -647,6 +677,41 @@ mod tests {
         );
         assert!(paths.contains(&"frob"), "{e}");
         assert!(e.0.len() >= 4, "{e}");
+    }
+
+    #[test]
+    fn peers_and_transit() {
+        let c = parse(&format!(
+            "[transit]\nunknown_groups = \"junk\"\nmax_age_days = 0\n\
+             [[peer]]\nname = \"news.peer.example\"\naliases = [\"peer-alias\"]\n\
+             addr = \"news.peer.example:563\"\ntransport = \"nntps\"\n\
+             groups = \"*,!junk,!local.*\"\naccept_from = [\"192.0.2.0/24\"]\n\
+             tls_fingerprint = \"sha256:{}\"\n",
+            "ab".repeat(32)
+        ))
+        .unwrap();
+        assert_eq!(c.peer.len(), 1);
+        assert_eq!(c.transit.unknown_groups, tidings_feed::UnknownGroups::Junk);
+        let e = parse(
+            "[transit]\nunknown_groups = \"keep\"\n\
+             [[peer]]\nname = \"a\"\n[[peer]]\nname = \"a\"\naccept_from = [\"x\"]\n\
+             [[peer]]\nname = \"b\"\ntls_fingerprint = \"sha256:12\"\n\
+             [[peer]]\nname = \"c\"\ngroups = \"[\"\nfrob = 1\n",
+        )
+        .unwrap_err();
+        let paths: Vec<_> = e.0.iter().map(|e| e.path.as_str()).collect();
+        for p in [
+            "transit.unknown_groups",
+            "peer[1].accept_from",
+            "peer[2].tls_fingerprint",
+            "peer[3].frob",
+        ] {
+            assert!(paths.iter().any(|x| x.starts_with(p)), "{p}: {e}");
+        }
+        let e = parse("[[peer]]\nname = \"a\"\n[[peer]]\nname = \"a\"\ngroups = \"[\"\n")
+            .unwrap_err();
+        let paths: Vec<_> = e.0.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["peer[1].groups", "peer[1].name"], "{e}");
     }
 
     #[test]

@@ -7,6 +7,12 @@
 //! connections and hands each to the reader session, inside a tracing span (peer, listener,
 //! tls).
 //!
+//! Peering shares the reader's ports: the reader session hands a connection that the `[[peer]]`
+//! table identifies as a peer over to a transit session at its first transit command
+//! (IHAVE, CHECK, TAKETHIS, MODE STREAM), and the transit session hands it back at the first
+//! reader command (MODE READER, GROUP, AUTHINFO, ...); this module loops between the two. TLS
+//! listeners request (not require) a client certificate when a peer pins one.
+//!
 //! Signals: SIGHUP reloads the certificate (it is also reloaded when its files change).
 //! SIGINT or SIGTERM: the listeners stop accepting, every session is told to finish its
 //! current command (the shutdown signal), sessions get `limits.drain_timeout_secs` to end,
@@ -21,7 +27,8 @@ use anyhow::{Context, Result, anyhow};
 use tidings_net::Shutdown;
 use tidings_net::listener::{self, Connection, Limiter, ListenOptions, RefusalReason, TlsMode};
 use tidings_net::tls::{self, CertPaths, CertResolver, ClientCertPolicy};
-use tidings_reader::{ListenerSettings, Services};
+use tidings_feed::{PeerTable, TransitEnd, TransitServices};
+use tidings_reader::{ListenerSettings, Resume, Services, SessionEnd, TransitGate};
 use tidings_store::Store;
 use tidings_store::writer::{Writer, WriterConfig};
 use tokio::net::TcpListener;
@@ -46,9 +53,12 @@ pub fn store_config(cfg: &Config) -> tidings_store::Config {
             .unwrap_or(i64::MAX),
         cache_size: cfg.store.cache_mb.saturating_mul(1 << 20),
         // Room for the headers the server adds (Path, Xref, Injection-Info, ...).
-        max_article: defaults
-            .max_article
-            .max(cfg.limits.max_article.saturating_add(64 << 10)),
+        max_article: defaults.max_article.max(
+            cfg.limits
+                .max_article
+                .max(cfg.transit.max_article)
+                .saturating_add(64 << 10),
+        ),
         ..defaults
     }
 }
@@ -123,8 +133,15 @@ pub fn run(cfg: Config) -> Result<()> {
             cert_paths.key.display()
         )
     })?);
-    let acceptor = tls::acceptor(resolver.clone(), ClientCertPolicy::None)
-        .context("building the TLS configuration")?;
+    let peers = Arc::new(PeerTable::new(cfg.peer.clone()));
+    // Ask TLS clients for a certificate only when a peer is identified by one.
+    let client_certs = if peers.has_fingerprints() {
+        ClientCertPolicy::Request
+    } else {
+        ClientCertPolicy::None
+    };
+    let acceptor =
+        tls::acceptor(resolver.clone(), client_certs).context("building the TLS configuration")?;
 
     let moderation_dir = cfg.moderation_dir();
     std::fs::create_dir_all(&moderation_dir)
@@ -142,14 +159,35 @@ pub fn run(cfg: Config) -> Result<()> {
         moderation_dir,
         clock: crate::unix_now,
         limits: Arc::default(),
+        transit: (!peers.is_empty())
+            .then(|| Arc::new(PeerGate(Arc::clone(&peers))) as Arc<dyn TransitGate>),
     });
+    let mut transit = TransitServices::new(
+        Arc::clone(&store),
+        writer.clone(),
+        pathhost.clone(),
+        cfg.transit.clone(),
+    );
+    transit.clock = crate::unix_now;
+    transit.idle_timeout = Duration::from_secs(cfg.limits.idle_timeout_secs.max(1));
+    transit.max_line = cfg.limits.max_line;
+    let peering = Peering {
+        peers,
+        transit: Arc::new(transit),
+    };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("tidings")
         .build()
         .context("starting the async runtime")?;
-    let result = runtime.block_on(serve(&cfg, services, Arc::clone(&store), resolver));
+    let result = runtime.block_on(serve(
+        &cfg,
+        services,
+        peering,
+        Arc::clone(&store),
+        resolver,
+    ));
     // Sessions are over (drained or aborted): store what is queued, then close the store.
     writer.shutdown();
     drop(runtime);
@@ -179,9 +217,91 @@ async fn bind(l: &ListenConfig) -> Result<TcpListener> {
         .with_context(|| format!("listening on {} ({})", l.addr, l.tls.0))
 }
 
+/// The `[[peer]]` table as the reader's transit gate.
+struct PeerGate(Arc<PeerTable>);
+
+impl TransitGate for PeerGate {
+    fn allows(
+        &self,
+        peer: std::net::SocketAddr,
+        tls_fingerprint: Option<&tidings_net::Fingerprint>,
+        user: Option<&str>,
+    ) -> bool {
+        self.0.identify(peer.ip(), tls_fingerprint, user).is_some()
+    }
+
+    fn auth_could_help(&self) -> bool {
+        self.0.has_users()
+    }
+}
+
+/// What connections need for peering.
+#[derive(Clone)]
+struct Peering {
+    peers: Arc<PeerTable>,
+    transit: Arc<TransitServices>,
+}
+
+/// Runs a connection: the reader session, and transit sessions when it hands over, back and
+/// forth until the connection closes.
+async fn run_connection(
+    services: Arc<Services>,
+    peering: Peering,
+    stream: tidings_net::Stream,
+    peer: std::net::SocketAddr,
+    settings: ListenerSettings,
+    shutdown: tidings_net::ShutdownSignal,
+) {
+    let mut end = tidings_reader::serve_connection(
+        Arc::clone(&services),
+        stream,
+        peer,
+        settings.clone(),
+        shutdown.clone(),
+    )
+    .await;
+    while let SessionEnd::Transit {
+        stream,
+        unread,
+        user,
+    } = end
+    {
+        let fp = stream.info().tls.as_ref().and_then(|t| t.peer_fingerprint);
+        let Some(identity) = peering
+            .peers
+            .identify(peer.ip(), fp.as_ref(), user.as_deref())
+        else {
+            // The gate and the table are the same data; this cannot happen.
+            tracing::warn!("handed over to transit but not a peer; closing");
+            return;
+        };
+        let handed = tidings_feed::serve_transit(
+            Arc::clone(&peering.transit),
+            stream,
+            identity,
+            unread,
+            shutdown.clone(),
+        )
+        .await;
+        let TransitEnd::Reader { stream, unread } = handed else {
+            return;
+        };
+        end = tidings_reader::resume_connection(
+            Arc::clone(&services),
+            stream,
+            peer,
+            settings.clone(),
+            shutdown.clone(),
+            Resume { unread, user },
+        )
+        .await;
+    }
+}
+
 async fn serve(
     cfg: &Config,
     services: Arc<Services>,
+    peering: Peering,
     store: Arc<Store>,
     resolver: Arc<CertResolver>,
 ) -> Result<()> {
@@ -245,11 +365,13 @@ async fn serve(
         let mut options = ListenOptions::new(mode, tls, Arc::clone(&limiter));
         options.handshake_timeout = Duration::from_secs(cfg.limits.handshake_timeout_secs);
         let services = Arc::clone(&services);
+        let peering = peering.clone();
         let name = l.display_name();
         let starttls = mode == TlsMode::StartTls;
         let auth_requires_tls = l.auth_requires_tls;
         let handler = move |conn: Connection| {
             let services = Arc::clone(&services);
+            let peering = peering.clone();
             let settings = ListenerSettings {
                 name: name.clone(),
                 starttls,
@@ -271,8 +393,7 @@ async fn serve(
                 } = conn;
                 async move {
                     tracing::debug!("connected");
-                    tidings_reader::serve_connection(services, stream, peer, settings, shutdown)
-                        .await;
+                    run_connection(services, peering, stream, peer, settings, shutdown).await;
                     tracing::debug!("closed");
                 }
                 .instrument(span)
@@ -335,6 +456,7 @@ async fn serve(
     let _ = watcher.await;
     let _ = control_task.await;
     drop(services);
+    drop(peering);
     Ok(())
 }
 
