@@ -398,7 +398,10 @@ mod tests {
         ));
         assert_eq!(p.transport, PeerTransport::Nntps);
         assert!(p.problems().is_empty(), "{:?}", p.problems());
-        assert_eq!(p.path_names().collect::<Vec<_>>(), ["news.peer.example", "peer-alias"]);
+        assert_eq!(
+            p.path_names().collect::<Vec<_>>(),
+            ["news.peer.example", "peer-alias"]
+        );
     }
 
     #[test]

@@ -434,15 +434,37 @@ mod tests {
         let ok: Result<(), Refusal> = Ok(());
         let bad: Result<(), Refusal> = Err(Refusal::Nul);
         let later: Result<(), Refusal> = Err(Refusal::TooNew { secs: 1, limit: 0 });
-        let rows: &[(Verb, History, bool, Option<&Result<(), Refusal>>, u16, Outcome)] = &[
+        type Row<'a> = (
+            Verb,
+            History,
+            bool,
+            Option<&'a Result<(), Refusal>>,
+            u16,
+            Outcome,
+        );
+        let rows: &[Row<'_>] = &[
             (Ihave, Unknown, false, None, 335, Send),
             (Ihave, Unknown, true, None, 436, Defer),
             (Ihave, Present, false, None, 435, Refuse),
             (Ihave, Rejected, false, None, 435, Refuse),
             (Ihave, Present, true, None, 435, Refuse),
             (Ihave, Unknown, false, Some(&ok), 235, Accept),
-            (Ihave, Unknown, false, Some(&bad), 437, Reject { remember: true }),
-            (Ihave, Unknown, false, Some(&later), 437, Reject { remember: false }),
+            (
+                Ihave,
+                Unknown,
+                false,
+                Some(&bad),
+                437,
+                Reject { remember: true },
+            ),
+            (
+                Ihave,
+                Unknown,
+                false,
+                Some(&later),
+                437,
+                Reject { remember: false },
+            ),
             (Ihave, Present, false, Some(&ok), 437, Refuse),
             (Check, Unknown, false, None, 238, Send),
             (Check, Unknown, true, None, 431, Defer),
@@ -450,7 +472,14 @@ mod tests {
             (Check, Rejected, true, None, 438, Refuse),
             (TakeThis, Unknown, false, Some(&ok), 239, Accept),
             (TakeThis, Unknown, false, None, 239, Accept),
-            (TakeThis, Unknown, false, Some(&bad), 439, Reject { remember: true }),
+            (
+                TakeThis,
+                Unknown,
+                false,
+                Some(&bad),
+                439,
+                Reject { remember: true },
+            ),
             (TakeThis, Unknown, true, Some(&ok), 439, Refuse),
             (TakeThis, Present, false, Some(&ok), 439, Refuse),
             (TakeThis, Rejected, false, Some(&ok), 439, Refuse),
@@ -482,18 +511,31 @@ mod tests {
         let mut nul = art("p!x", "<1@x>", "misc.test", &d);
         nul.extend_from_slice(b"a\0b\r\n");
         assert_eq!(run(nul, "<1@x>", &cfg), Err(Refusal::Nul));
-        let e = run(art("p!me.example!x", "<1@x>", "misc.test", &d), "<1@x>", &cfg);
+        let e = run(
+            art("p!me.example!x", "<1@x>", "misc.test", &d),
+            "<1@x>",
+            &cfg,
+        );
         assert_eq!(e, Err(Refusal::Loop("me.example".into())));
         let e = run(art("p!x", "<1@x>", "misc.test", &d), "<2@x>", &cfg).unwrap_err();
         assert!(matches!(e, Refusal::IdMismatch { .. }) && !e.remember());
         let old = tidings_article::format_date(NOW - 11 * 86_400);
         let e = run(art("p!x", "<1@x>", "misc.test", &old), "<1@x>", &cfg).unwrap_err();
-        assert_eq!(e, Refusal::TooOld { days: 11, limit: 10 });
+        assert_eq!(
+            e,
+            Refusal::TooOld {
+                days: 11,
+                limit: 10
+            }
+        );
         let new = tidings_article::format_date(NOW + 2 * 86_400);
         let e = run(art("p!x", "<1@x>", "misc.test", &new), "<1@x>", &cfg).unwrap_err();
         assert!(matches!(e, Refusal::TooNew { .. }) && !e.remember());
         let e = run(art("p!x", "<1@x>", "alt.nope", &d), "<1@x>", &cfg).unwrap_err();
-        assert_eq!(e.to_string(), "Unwanted newsgroups: alt.nope (none carried here)");
+        assert_eq!(
+            e.to_string(),
+            "Unwanted newsgroups: alt.nope (none carried here)"
+        );
         let e = run(b"Subject: x\r\n\r\nbody\r\n".to_vec(), "<1@x>", &cfg).unwrap_err();
         assert!(e.to_string().contains("Missing required header"), "{e}");
         // Unknown groups filed in junk when configured; the age check can be turned off.

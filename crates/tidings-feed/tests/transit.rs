@@ -190,7 +190,10 @@ async fn ihave_accept_duplicate_reject_defer() {
     assert!(c.cmd("QUIT").await.starts_with("205"));
     assert!(matches!(c.task.await.unwrap(), TransitEnd::Closed));
     let n = s.peer.counters.snapshot();
-    assert_eq!((n.offered, n.accepted, n.refused, n.rejected, n.deferred), (6, 1, 2, 1, 2));
+    assert_eq!(
+        (n.offered, n.accepted, n.refused, n.rejected, n.deferred),
+        (6, 1, 2, 1, 2)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -297,12 +300,15 @@ async fn content_checks_refuse_with_reasons() {
     // Message-id mismatch: refused, not remembered (the id is still wanted).
     let (_, w) = article("<other@x>", "misc.test", "p!q", &now, "x\r\n");
     let r = takethis(&mut c, "<m@x>", &w).await;
-    assert!(r.starts_with("439 <m@x> Message-ID <other@x> does not match"), "{r}");
+    assert!(
+        r.starts_with("439 <m@x> Message-ID <other@x> does not match"),
+        "{r}"
+    );
     assert_eq!(c.cmd("CHECK <m@x>").await, "238 <m@x>");
     // Too large: the rest is discarded and the connection stays in sync.
     let big = "y".repeat(100) + "\r\n";
-    let (_, w) = article("<big@x>", "misc.test", "p!q", &now, &big.repeat(100));
-    let mut bytes = format!("TAKETHIS <big@x>\r\n").into_bytes();
+    let (_, w) = article("<big@x>", "misc.test", "p!q", &now, big.repeat(100));
+    let mut bytes = b"TAKETHIS <big@x>\r\n".to_vec();
     bytes.extend_from_slice(&w);
     bytes.extend_from_slice(b"CHECK <after@x>\r\n");
     c.send(&bytes).await;
@@ -323,16 +329,25 @@ async fn content_checks_refuse_with_reasons() {
     // Unknown groups refused (and remembered).
     let (_, w) = article("<ug@x>", "alt.nope", "p!q", &now, "x\r\n");
     let r = takethis(&mut c, "<ug@x>", &w).await;
-    assert!(r.starts_with("439 <ug@x> Unwanted newsgroups: alt.nope"), "{r}");
+    assert!(
+        r.starts_with("439 <ug@x> Unwanted newsgroups: alt.nope"),
+        "{r}"
+    );
     assert_eq!(c.cmd("CHECK <ug@x>").await, "438 <ug@x>");
     assert_eq!(c.cmd("CHECK <old@x>").await, "438 <old@x>");
-    assert_eq!(c.cmd("CHECK <new@x>").await, "238 <new@x>", "future: not remembered");
+    assert_eq!(
+        c.cmd("CHECK <new@x>").await,
+        "238 <new@x>",
+        "future: not remembered"
+    );
     // IHAVE gets 437 with the reason.
     assert!(c.cmd("IHAVE <l2@x>").await.starts_with("335"));
     let (_, w) = article("<l2@x>", "misc.test", "me.test!b", &now, "x\r\n");
     c.send(&w).await;
     assert_eq!(c.line().await, "437 Loop: me.test is already in Path");
-    for id in ["<l@x>", "<m@x>", "<big@x>", "<nul@x>", "<old@x>", "<new@x>", "<ug@x>"] {
+    for id in [
+        "<l@x>", "<m@x>", "<big@x>", "<nul@x>", "<old@x>", "<new@x>", "<ug@x>",
+    ] {
         assert!(s.stored(id).is_none(), "{id}");
     }
 }

@@ -498,7 +498,12 @@ impl Session {
             if self.transit_allowed() {
                 return Flow::Transit(line.to_vec());
             }
-            if self.user.is_none() && self.svc.transit.as_ref().is_some_and(|g| g.auth_could_help())
+            if self.user.is_none()
+                && self
+                    .svc
+                    .transit
+                    .as_ref()
+                    .is_some_and(|g| g.auth_could_help())
             {
                 self.status(
                     ReplyCode::AUTH_REQUIRED,

@@ -70,16 +70,24 @@ async fn read_until(st: &mut Stream, buf: &mut Vec<u8>, lines: usize) -> Vec<Str
 async fn allowed_peer_is_handed_over_with_pipelined_bytes() {
     let s = gated();
     let (mut c, task) = spawn(&s, "127.0.0.1:4000".parse().unwrap(), None).await;
-    c.write_all(b"CAPABILITIES\r\nDATE\r\nTAKETHIS <a@b>\r\nPath: x\r\n\r\nbody\r\n.\r\nCHECK <c@d>\r\n")
-        .await
-        .unwrap();
+    c.write_all(
+        b"CAPABILITIES\r\nDATE\r\nTAKETHIS <a@b>\r\nPath: x\r\n\r\nbody\r\n.\r\nCHECK <c@d>\r\n",
+    )
+    .await
+    .unwrap();
     let end = tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
     let mut buf = Vec::new();
     let lines = read_until(&mut c, &mut buf, 3).await;
     assert!(lines[0].starts_with("200"), "{lines:?}");
     let text = String::from_utf8_lossy(&buf);
-    assert!(text.contains("\r\nIHAVE\r\n") && text.contains("\r\nSTREAMING\r\n"), "{text}");
-    assert!(text.contains("\r\n111 "), "replies before the hand-off are written: {text}");
+    assert!(
+        text.contains("\r\nIHAVE\r\n") && text.contains("\r\nSTREAMING\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\r\n111 "),
+        "replies before the hand-off are written: {text}"
+    );
     match end {
         SessionEnd::Transit { unread, user, .. } => {
             assert_eq!(
@@ -105,7 +113,10 @@ async fn non_peers_get_480_then_502_and_no_capability() {
         assert!(c.line().await.starts_with("101"));
         c.lines().await
     };
-    assert!(!caps.iter().any(|l| l == "IHAVE" || l == "STREAMING"), "{caps:?}");
+    assert!(
+        !caps.iter().any(|l| l == "IHAVE" || l == "STREAMING"),
+        "{caps:?}"
+    );
     // Authenticated as a user that is not a peer: 502.
     assert!(c.cmd("AUTHINFO USER bob").await.starts_with("381"));
     assert!(c.cmd("AUTHINFO PASS hunter2").await.starts_with("281"));
@@ -126,7 +137,12 @@ async fn peer_by_user_after_authinfo_and_resume() {
         .await
         .unwrap();
     let end = tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
-    let SessionEnd::Transit { stream, unread, user } = end else {
+    let SessionEnd::Transit {
+        stream,
+        unread,
+        user,
+    } = end
+    else {
         panic!("expected a hand-off");
     };
     assert_eq!(unread, b"MODE STREAM\r\n");
@@ -146,7 +162,9 @@ async fn peer_by_user_after_authinfo_and_resume() {
     let mut buf = Vec::new();
     let l = read_until(&mut c2, &mut buf, 1).await;
     assert!(l[0].starts_with("200 Posting allowed"), "{l:?}");
-    c2.write_all(b"AUTHINFO USER alice\r\nQUIT\r\n").await.unwrap();
+    c2.write_all(b"AUTHINFO USER alice\r\nQUIT\r\n")
+        .await
+        .unwrap();
     let l = read_until(&mut c2, &mut buf, 3).await;
     assert!(l[1].starts_with("502"), "already authenticated: {l:?}");
     assert!(matches!(

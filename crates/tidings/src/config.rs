@@ -411,7 +411,10 @@ pub fn parse(text: &str) -> Result<Config, ConfigErrors> {
                         ("max_line", "limits.max_line"),
                         ("max_article", "limits.max_article"),
                         ("idle_timeout_secs", "limits.idle_timeout_secs"),
-                        ("tls_handshake_timeout_secs", "limits.handshake_timeout_secs"),
+                        (
+                            "tls_handshake_timeout_secs",
+                            "limits.handshake_timeout_secs",
+                        ),
                         ("access", "[[access]]"),
                     ] {
                         if t.contains_key(k) {
@@ -708,8 +711,8 @@ mod tests {
         ] {
             assert!(paths.iter().any(|x| x.starts_with(p)), "{p}: {e}");
         }
-        let e = parse("[[peer]]\nname = \"a\"\n[[peer]]\nname = \"a\"\ngroups = \"[\"\n")
-            .unwrap_err();
+        let e =
+            parse("[[peer]]\nname = \"a\"\n[[peer]]\nname = \"a\"\ngroups = \"[\"\n").unwrap_err();
         let paths: Vec<_> = e.0.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["peer[1].groups", "peer[1].name"], "{e}");
     }

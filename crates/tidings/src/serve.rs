@@ -24,13 +24,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
+use tidings_feed::{PeerTable, TransitEnd, TransitServices};
 use tidings_net::Shutdown;
 use tidings_net::listener::{self, Connection, Limiter, ListenOptions, RefusalReason, TlsMode};
 use tidings_net::tls::{self, CertPaths, CertResolver, ClientCertPolicy};
-use tidings_feed::{PeerTable, TransitEnd, TransitServices};
 use tidings_reader::{ListenerSettings, Resume, Services, SessionEnd, TransitGate};
 use tidings_store::Store;
-use tidings_store::writer::{Writer, WriterConfig};
+use tidings_feed::outbound::{FeederConfig, Feeders, Routes, Wakers};
+use tidings_store::writer::{Writer, WriterConfig, WriterHooks};
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
@@ -147,7 +148,10 @@ pub fn run(cfg: Config) -> Result<()> {
     std::fs::create_dir_all(&moderation_dir)
         .with_context(|| format!("creating {}", moderation_dir.display()))?;
 
-    let writer = Writer::start(Arc::clone(&store), WriterConfig::default())
+    // Outbound peering: the writer routes every article it stores (transit and POST) and
+    // queues it for the fed peers in the same transaction; the feeders start with the runtime.
+    let (feed_hooks, feed_configs, feed_wakers) = feed_setup(&cfg)?;
+    let writer = Writer::start_with_hooks(Arc::clone(&store), WriterConfig::default(), feed_hooks)
         .context("starting the store writer")?;
     let services = Arc::new(Services {
         store: Arc::clone(&store),
@@ -181,13 +185,13 @@ pub fn run(cfg: Config) -> Result<()> {
         .thread_name("tidings")
         .build()
         .context("starting the async runtime")?;
-    let result = runtime.block_on(serve(
-        &cfg,
-        services,
-        peering,
-        Arc::clone(&store),
-        resolver,
-    ));
+    let feeders = {
+        let _rt = runtime.enter();
+        Feeders::start(&store, feed_configs, &feed_wakers).map_err(|e| anyhow!(e))?
+    };
+    let result = runtime.block_on(serve(&cfg, services, peering, Arc::clone(&store), resolver));
+    // Feeders stop first (they flush what they delivered), then the writer, then the store.
+    runtime.block_on(feeders.stop(Duration::from_secs(5)));
     // Sessions are over (drained or aborted): store what is queued, then close the store.
     writer.shutdown();
     drop(runtime);
@@ -497,4 +501,22 @@ async fn wait_for_stop(resolver: &Arc<CertResolver>, signals: Signals) -> Result
             }
         }
     }
+}
+
+/// Outbound peering set-up from the `[[peer]]` list: the writer's router and "queued" hook,
+/// and one feeder configuration per peer with an `addr`.
+fn feed_setup(cfg: &Config) -> Result<(WriterHooks, Vec<FeederConfig>, Wakers)> {
+    let routes = Routes::new(&cfg.peer).map_err(|e| anyhow!(e))?;
+    let mut configs = Vec::new();
+    for p in &cfg.peer {
+        if let Some(f) = FeederConfig::from_peer(p).map_err(|e| anyhow!(e))? {
+            configs.push(f);
+        }
+    }
+    let wakers = Wakers::new(configs.iter().map(|c| c.name.as_str()));
+    let hooks = WriterHooks {
+        router: (!routes.is_empty()).then(|| routes.into_router()),
+        queued: (!configs.is_empty()).then(|| wakers.hook()),
+    };
+    Ok((hooks, configs, wakers))
 }

@@ -50,7 +50,11 @@ async fn peer_streams_on_the_reader_port_and_non_peers_are_refused() {
     assert!(c.cmd("IHAVE <e2e.3@example.org>").await.starts_with("435"));
     // Back to reading on the same connection.
     assert!(c.cmd("MODE READER").await.starts_with("20"));
-    assert!(c.cmd("ARTICLE <e2e.7@example.org>").await.starts_with("220"));
+    assert!(
+        c.cmd("ARTICLE <e2e.7@example.org>")
+            .await
+            .starts_with("220")
+    );
     let art = c.block().await;
     assert!(
         art.iter()
@@ -68,7 +72,10 @@ async fn peer_streams_on_the_reader_port_and_non_peers_are_refused() {
     assert!(n.cmd("MODE STREAM").await.starts_with("502"));
     assert!(n.cmd("CAPABILITIES").await.starts_with("101"));
     let caps = n.block().await;
-    assert!(!caps.iter().any(|l| l == "IHAVE" || l == "STREAMING"), "{caps:?}");
+    assert!(
+        !caps.iter().any(|l| l == "IHAVE" || l == "STREAMING"),
+        "{caps:?}"
+    );
     assert!(d.stop());
 }
 

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use tidings_net::{ShutdownSignal, Stream, read_buf_with_idle_timeout};
 use tidings_proto::reply::{write_lines, write_status};
 use tidings_proto::table;
-use tidings_proto::{BlockDecoder, BlockError, BlockStep, CapabilityState, Command, LineDecoder, ReplyCode};
+use tidings_proto::{
+    BlockDecoder, BlockError, BlockStep, CapabilityState, Command, LineDecoder, ReplyCode,
+};
 use tidings_store::writer::OwnedArticle;
 use tidings_store::{GroupStatus, RefuseReason, StoreOutcome};
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
@@ -580,7 +582,8 @@ impl Session {
             if let Some(&c) = cache.get(g) {
                 return c;
             }
-            let c = matches!(store.group(g), Ok(Some(info)) if info.status != GroupStatus::Disabled);
+            let c =
+                matches!(store.group(g), Ok(Some(info)) if info.status != GroupStatus::Disabled);
             cache.insert(g.to_owned(), c);
             c
         };
