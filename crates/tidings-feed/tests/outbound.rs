@@ -41,6 +41,7 @@ struct Seen {
 struct Peer {
     behaviour: Arc<Behaviour>,
     seen: Arc<Mutex<Seen>>,
+    starttls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Peer {
@@ -48,6 +49,7 @@ impl Peer {
         Peer {
             behaviour: Arc::new(b),
             seen: Arc::default(),
+            starttls: None,
         }
     }
 
@@ -162,6 +164,16 @@ impl Peer {
                     } else {
                         "437 rejected".to_owned()
                     }
+                }
+                "STARTTLS" if self.starttls.is_some() && !s.is_tls() => {
+                    s.write_all(b"382 go ahead\r\n").await.ok()?;
+                    let a = self.starttls.as_ref()?;
+                    let up = s
+                        .starttls_server(std::mem::take(&mut buf), a, Duration::from_secs(5))
+                        .await
+                        .ok()?;
+                    s = up.stream;
+                    continue;
                 }
                 "QUIT" => {
                     s.write_all(b"205 bye\r\n").await.ok()?;
@@ -494,6 +506,34 @@ async fn nntps_pinned_fingerprint_and_wrong_pin() {
         "nothing sent to a wrong pin"
     );
     assert_eq!(node.store.queue_len("peer-badpin").unwrap(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_with_pinned_fingerprint() {
+    let certdir = tempfile::tempdir().unwrap();
+    let paths = tls::ensure_self_signed(certdir.path(), "localhost").unwrap();
+    let certs = Arc::new(CertResolver::new(paths).unwrap());
+    let fp = certs.fingerprint().unwrap();
+    let acceptor = tls::acceptor(certs, ClientCertPolicy::None).unwrap();
+    let (l, addr) = listener().await;
+    let mut fake = Peer::new(Behaviour::default());
+    fake.starttls = Some(acceptor);
+    fake.serve(l, None);
+    let mut p = peer("peer-st", &addr);
+    p.transport = PeerTransport::Starttls;
+    p.tls_fingerprint = Some(fp);
+    let peers = [p];
+    let node = Node::new(&peers);
+    let feeders = node.start(&peers);
+    let arts: Vec<_> = (0..3)
+        .map(|i| article(i, "misc.test", "x!not-for-mail"))
+        .collect();
+    let ids = node.post(&arts);
+    wait_until("queue empty", || queue_empty(&node, "peer-st")).await;
+    feeders.stop(Duration::from_secs(5)).await;
+    assert_delivered(&node, &fake, &ids);
+    let seen = fake.seen.lock().unwrap();
+    assert_eq!(seen.commands.first().map(String::as_str), Some("STARTTLS"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -182,3 +182,51 @@ fn recovery_queues_records_whose_commit_was_lost_rebuild_does_not() {
         "rebuild cannot know what was delivered"
     );
 }
+
+#[test]
+fn writer_router_and_queued_hook() {
+    use std::sync::{Arc, Mutex};
+    use tidings_store::writer::{OwnedArticle, Writer, WriterConfig, WriterHooks};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(open(dir.path()));
+    let woken: Arc<Mutex<Vec<String>>> = Arc::default();
+    let w2 = Arc::clone(&woken);
+    let hooks = WriterHooks {
+        // route by message-id for the test: "<r..." goes to peer r
+        router: Some(Arc::new(|a: &OwnedArticle| {
+            if a.message_id.starts_with("<r") {
+                vec!["r".into()]
+            } else {
+                Vec::new()
+            }
+        })),
+        queued: Some(Arc::new(move |peers: &[String]| {
+            w2.lock().unwrap().extend_from_slice(peers);
+        })),
+    };
+    let w = Writer::start_with_hooks(Arc::clone(&s), WriterConfig::default(), hooks).unwrap();
+    for (id, feeds) in [
+        ("<r1@x>", vec![]),
+        ("<n1@x>", vec![]),
+        ("<n2@x>", vec!["explicit".to_string()]),
+    ] {
+        let (tx, rx) = std::sync::mpsc::channel();
+        w.submit(
+            OwnedArticle {
+                bytes: wire(id),
+                message_id: id.into(),
+                groups: vec!["misc.test".into()],
+                arrival: 1,
+                feeds,
+                ..OwnedArticle::default()
+            },
+            Box::new(move |r| tx.send(r.is_ok()).unwrap()),
+        )
+        .unwrap();
+        assert!(rx.recv().unwrap());
+    }
+    w.shutdown();
+    assert_eq!(ids(&s, "r"), ["<r1@x>"]);
+    assert_eq!(ids(&s, "explicit"), ["<n2@x>"]);
+    assert_eq!(*woken.lock().unwrap(), ["r", "explicit"]);
+}
