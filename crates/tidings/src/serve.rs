@@ -24,13 +24,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
+use tidings_feed::outbound::{FeederConfig, Feeders, Routes, Wakers};
 use tidings_feed::{PeerTable, TransitEnd, TransitServices};
 use tidings_net::Shutdown;
 use tidings_net::listener::{self, Connection, Limiter, ListenOptions, RefusalReason, TlsMode};
 use tidings_net::tls::{self, CertPaths, CertResolver, ClientCertPolicy};
 use tidings_reader::{ListenerSettings, Resume, Services, SessionEnd, TransitGate};
 use tidings_store::Store;
-use tidings_feed::outbound::{FeederConfig, Feeders, Routes, Wakers};
 use tidings_store::writer::{Writer, WriterConfig, WriterHooks};
 use tokio::net::TcpListener;
 use tracing::Instrument;
