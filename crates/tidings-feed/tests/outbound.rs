@@ -569,16 +569,16 @@ async fn routing_skips_path_and_groups_and_cancelled_articles() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delayed_feed_holds_articles() {
+async fn delayed_feed_holds_articles_then_sends_them() {
     let (l, addr) = listener().await;
     let fake = Peer::new(Behaviour::default());
     fake.serve(l, None);
     let mut p = peer("peer-late", &addr);
-    p.delay_secs = 3600;
+    p.delay_secs = 2;
     let peers = [p];
     let node = Node::new(&peers);
     let feeders = node.start(&peers);
-    // queued "now": held back by the hour's delay
+    // queued "now": held back for two seconds
     let (id, bytes) = article(0, "misc.test", "x!not-for-mail");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -596,9 +596,13 @@ async fn delayed_feed_holds_articles() {
         }])
         .unwrap();
     node.wakers.notify(&["peer-late".to_owned()]);
-    // an old article behind... is queued after it and waits too (order kept)
     tokio::time::sleep(Duration::from_millis(500)).await;
-    feeders.stop(Duration::from_secs(5)).await;
-    assert!(fake.seen.lock().unwrap().articles.is_empty());
+    assert!(
+        fake.seen.lock().unwrap().articles.is_empty(),
+        "sent before the delay"
+    );
     assert_eq!(node.store.queue_len("peer-late").unwrap(), 1);
+    wait_until("sent after the delay", || queue_empty(&node, "peer-late")).await;
+    feeders.stop(Duration::from_secs(5)).await;
+    assert_delivered(&node, &fake, &[id]);
 }

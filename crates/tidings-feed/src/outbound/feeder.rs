@@ -169,8 +169,18 @@ async fn wait_for_work(ctx: &Ctx) -> bool {
         let notified = ctx.wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let have = ctx.store.queue_len(&ctx.cfg.name).unwrap_or(0) as usize
+        let mut have = ctx.store.queue_len(&ctx.cfg.name).unwrap_or(0) as usize
             > ctx.dispatch.pending_removals();
+        if have && ctx.cfg.delay_secs > 0 && ctx.dispatch.next_retry_in().is_none() {
+            // do not connect (and idle) while the oldest entry is still held back
+            let delay = i64::try_from(ctx.cfg.delay_secs).unwrap_or(i64::MAX);
+            have = match ctx.store.queue_peek(&ctx.cfg.name, 0, 1) {
+                Ok(head) => head
+                    .first()
+                    .is_some_and(|e| e.queued_at.saturating_add(delay) <= now_unix()),
+                Err(_) => true,
+            };
+        }
         if have {
             return true;
         }
