@@ -150,7 +150,11 @@ pub fn run(cfg: Config) -> Result<()> {
 
     // Outbound peering: the writer routes every article it stores (transit and POST) and
     // queues it for the fed peers in the same transaction; the feeders start with the runtime.
-    let (feed_hooks, feed_configs, feed_wakers) = feed_setup(&cfg)?;
+    let (feed_hooks, mut feed_configs, feed_wakers) = feed_setup(&cfg)?;
+    // Feeders present our certificate, so that peers may identify us by its fingerprint.
+    for f in &mut feed_configs {
+        f.client_cert = Some(cert_paths.clone());
+    }
     let writer = Writer::start_with_hooks(Arc::clone(&store), WriterConfig::default(), feed_hooks)
         .context("starting the store writer")?;
     let services = Arc::new(Services {

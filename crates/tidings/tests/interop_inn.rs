@@ -189,7 +189,11 @@ fn tidings_feeds_inn(streaming: bool) {
         || format!("{}\n{}", inn.status(), d.stderr()),
     );
     let got = ir.articles(&ids);
-    check_all(&arts, &got, &format!("{INN}!{TIDINGS}!loader.interop.test!"));
+    check_all(
+        &arts,
+        &got,
+        &format!("{INN}!{TIDINGS}!loader.interop.test!"),
+    );
     assert!(d.stop(), "{}", d.stderr());
     let c = feed_stopped(&d.stderr(), INN).expect("feed counters in the log");
     assert_eq!(

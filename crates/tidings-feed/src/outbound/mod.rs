@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tidings_net::tls::{self, ServerTrust};
+use tidings_net::tls::{self, CertPaths, ServerTrust};
 use tidings_net::{Shutdown, ShutdownSignal};
 use tidings_store::Store;
 use tokio::sync::Notify;
@@ -44,6 +44,9 @@ pub struct FeederConfig {
     pub transport: PeerTransport,
     /// How to verify the peer's certificate (TLS transports).
     pub trust: Option<ServerTrust>,
+    /// Our certificate and key, presented as the TLS client certificate so that a peer which
+    /// identifies us by `tls_fingerprint` (and no address) accepts our transit commands.
+    pub client_cert: Option<CertPaths>,
     /// AUTHINFO USER (and PASS).
     pub user: Option<String>,
     /// AUTHINFO PASS.
@@ -99,6 +102,7 @@ impl FeederConfig {
             addr: addr.clone(),
             transport: p.transport,
             trust,
+            client_cert: None,
             user: p.user.clone(),
             password: p.password.clone(),
             connections: p.connections.max(1),
@@ -247,9 +251,10 @@ impl Feeders {
         let mut feeders = Vec::new();
         for cfg in configs {
             let tls = match &cfg.trust {
-                Some(t) if cfg.transport != PeerTransport::Tcp => {
-                    Some(tls::connector(t, None).map_err(|e| format!("peer {}: {e}", cfg.name))?)
-                }
+                Some(t) if cfg.transport != PeerTransport::Tcp => Some(
+                    tls::connector(t, cfg.client_cert.as_ref())
+                        .map_err(|e| format!("peer {}: {e}", cfg.name))?,
+                ),
                 _ => None,
             };
             let wake = wakers.get(&cfg.name);

@@ -227,12 +227,12 @@ pub fn article(tag: &str, i: usize, group: &str, path: &str) -> (String, Vec<u8>
     h(format!("Subject: interop article {i} of {tag}"));
     h(format!("Date: {date}"));
     h(format!("Message-ID: {id}"));
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         h(format!("X-Folded: first part {i}\r\n\tsecond part"));
     }
     h(format!("X-Interop-Seq: {i}"));
     a.extend_from_slice(b"\r\n");
-    let lines = 3 + (i * 37) % 100 + if i % 97 == 0 { 600 } else { 0 };
+    let lines = 3 + (i * 37) % 100 + if i.is_multiple_of(97) { 600 } else { 0 };
     for l in 0..lines {
         match l % 11 {
             0 => a.extend_from_slice(b".leading dot"),
