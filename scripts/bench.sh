@@ -149,6 +149,218 @@ bench_reader_cleanup() {
   fi
 }
 
+# Ingest workload (streaming, MODE STREAM): Tidings (durable acknowledgements) against a private INN
+# 2.7 (CNFS, its fastest ingest setup; acknowledges without fsync), the same tidings-bench ingest
+# runs alternating between the two: CHECK+TAKETHIS and TAKETHIS only, text (1-4 KB) and binary
+# (250-750 KB) articles, BENCH_CONNS connections. Then the disk's durable sequential write
+# bandwidth (dd conv=fdatasync, on the file system of the spools), and Tidings feeding Tidings over
+# plain TCP and over NNTPS (pinned certificate): the sink is down while the source takes the
+# articles, then comes up and the drain rate is measured. Environment knobs:
+#   BENCH_TEXT (30000 text articles per run)  BENCH_BIN (300 binary articles per run)
+#   BENCH_CONNS (4)  BENCH_FEED_TEXT (20000)  BENCH_FEED_BIN (200)
+#   BENCH_INN_PORT (11839)  BENCH_TIDINGS_PORT (11840; the feed nodes use the next three)
+#   BENCH_KEEP=1 keeps the work directory
+bench_ingest() {
+  local ntext=${BENCH_TEXT:-30000} nbin=${BENCH_BIN:-300} conns=${BENCH_CONNS:-4}
+  local ftext=${BENCH_FEED_TEXT:-20000} fbin=${BENCH_FEED_BIN:-200}
+  local inn_port=${BENCH_INN_PORT:-11839} tid_port=${BENCH_TIDINGS_PORT:-11840}
+  local src_port=$((tid_port + 1)) sink_port=$((tid_port + 2)) sink_tls=$((tid_port + 3))
+  local target=${CARGO_TARGET_DIR:-target} group=bench.ingest
+  local n
+  for n in "$ntext" "$nbin" "$ftext" "$fbin" "$conns"; do
+    if ! [ "$n" -ge 1 ] 2>/dev/null || [ "$n" -gt 1000000 ]; then
+      echo "BENCH_TEXT, BENCH_BIN, BENCH_FEED_TEXT, BENCH_FEED_BIN, BENCH_CONNS must be 1..1000000" >&2
+      return 64
+    fi
+  done
+  cargo build --release --locked -p tidings -p tidings-bench
+  BENCH_BIN_DIR=$target/release
+  BENCH_WORK=$(mktemp -d /tmp/tidings-bench-ingest.XXXXXX)
+  BENCH_PIDS=""
+  chmod 755 "$BENCH_WORK"
+  trap bench_ingest_cleanup EXIT
+  trap 'exit 130' INT TERM
+  local work=$BENCH_WORK bench=$target/release/tidings-bench results=$BENCH_WORK/results.txt
+  : >"$results"
+
+  # The disk: durable sequential writes on the spools' file system.
+  local dd_mb
+  dd_mb=$(LC_ALL=C dd if=/dev/zero of="$work/dd.bin" bs=1M count=1024 conv=fdatasync 2>&1 |
+    awk '/copied/ { for (i = 1; i <= NF; i++) if ($i == "s,") s = $(i - 1); printf "%.0f", $1 / s / 1e6 }')
+  rm -f "$work/dd.bin"
+  echo "RESULT label=disk workload=dd mb_per_s=$dd_mb" | tee -a "$results"
+
+  INN_GROUPS="$group" scripts/inn-instance.sh start "$work/inn" "$inn_port" --pathhost inn.bench.test \
+    --storage cnfs --cnfs-mb 1024
+  local inn_pid tid_pid
+  inn_pid=$(tr -dc 0-9 <"$work/inn/run/innd.pid")
+  ingest_node tidings.bench.test "$work/tidings" "$tid_port" "" \
+    '[[peer]]
+name = "bench.tidings.test"
+accept_from = ["127.0.0.1/32"]'
+  tid_pid=$NODE_PID
+
+  local w offer kind count round=0
+  for w in check-text takethis-text check-binary takethis-binary; do
+    offer=${w%-*} kind=${w#*-}
+    count=$ntext
+    [ "$kind" = binary ] && count=$nbin
+    round=$((round + 1))
+    timeout 600 nice -n 10 "$bench" ingest --addr "127.0.0.1:$inn_port" --group "$group" --count "$count" \
+      --conns "$conns" --offer "$offer" --kind "$kind" --server-pid "$inn_pid" --label inn \
+      --tag "inn$round.$(date +%s)" | tee -a "$results"
+    timeout 600 nice -n 10 "$bench" ingest --addr "127.0.0.1:$tid_port" --group "$group" --count "$count" \
+      --conns "$conns" --offer "$offer" --kind "$kind" --server-pid "$tid_pid" --label tidings \
+      --tag "tid$round.$(date +%s)" | tee -a "$results"
+  done
+  scripts/inn-instance.sh stop "$work/inn"
+  ingest_stop "$tid_pid"
+
+  # Tidings feeding Tidings: plain TCP, then NNTPS with the sink's certificate pinned.
+  local t sink_pid src_pid fp sink_addr bytes_text bytes_bin out
+  for t in tcp nntps; do
+    # The sink runs once to make its certificate, and is down while the source loads.
+    ingest_node sink.bench.test "$work/sink-$t" "$sink_port" "$sink_tls" \
+      '[[peer]]
+name = "source.bench.test"
+accept_from = ["127.0.0.1/32"]'
+    sink_pid=$NODE_PID
+    ingest_stop "$sink_pid"
+    fp=sha256:$(openssl x509 -in "$work/sink-$t/data/cert.pem" -outform DER | sha256sum | cut -d' ' -f1)
+    sink_addr=127.0.0.1:$sink_port
+    [ "$t" = nntps ] && sink_addr=127.0.0.1:$sink_tls
+    ingest_node source.bench.test "$work/source-$t" "$src_port" "" \
+      "[[peer]]
+name = \"bench.tidings.test\"
+accept_from = [\"127.0.0.1/32\"]
+
+[[peer]]
+name = \"sink.bench.test\"
+addr = \"$sink_addr\"
+transport = \"$t\"
+tls_fingerprint = \"$fp\"
+groups = \"bench.*\""
+    src_pid=$NODE_PID
+    out=$(timeout 600 nice -n 10 "$bench" ingest --addr "127.0.0.1:$src_port" --group bench.feed.text \
+      --count "$ftext" --conns "$conns" --offer takethis --kind text --label "source-$t" --tag "ft.$t.$(date +%s)")
+    bytes_text=$(sed -n 's/.* bytes=\([0-9]*\) .*/\1/p' <<<"$out")
+    out=$(timeout 600 nice -n 10 "$bench" ingest --addr "127.0.0.1:$src_port" --group bench.feed.bin \
+      --count "$fbin" --conns "$conns" --offer takethis --kind binary --label "source-$t" --tag "fb.$t.$(date +%s)")
+    bytes_bin=$(sed -n 's/.* bytes=\([0-9]*\) .*/\1/p' <<<"$out")
+    ingest_node sink.bench.test "$work/sink-$t" "$sink_port" "$sink_tls" \
+      '[[peer]]
+name = "source.bench.test"
+accept_from = ["127.0.0.1/32"]'
+    sink_pid=$NODE_PID
+    timeout 600 "$bench" drain --addr "127.0.0.1:$sink_port" --group bench.feed.text --count "$ftext" \
+      --bytes "$bytes_text" --label "feed-$t-text" | tee -a "$results"
+    timeout 600 "$bench" drain --addr "127.0.0.1:$sink_port" --group bench.feed.bin --count "$fbin" \
+      --bytes "$bytes_bin" --label "feed-$t-binary" | tee -a "$results"
+    ingest_stop "$src_pid"
+    ingest_stop "$sink_pid"
+  done
+
+  echo
+  echo "scripts/bench.sh ingest: $ntext text / $nbin binary articles per run, $conns connections, Tidings durable acks (INN: none), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  awk -v dd="$dd_mb" '
+    /^RESULT/ {
+      delete kv
+      for (i = 2; i <= NF; i++) { split($i, p, "="); kv[p[1]] = p[2] }
+      l = kv["label"]; k = kv["workload"]
+      rate[l, k] = kv["rate"]; mb[l, k] = kv["mb_per_s"]; cpu[l, k] = kv["cpu_us_per_article"]
+      if (l == "inn") order[++n] = k
+    }
+    END {
+      printf "%-16s %10s %7s %9s %10s %7s %9s %7s  %s\n", "workload", "INN art/s", "MB/s", "CPU us/a", "Tidings", "MB/s", "CPU us/a", "ratio", "goal"
+      for (i = 1; i <= n; i++) {
+        k = order[i]
+        r = (rate["inn", k] > 0) ? rate["tidings", k] / rate["inn", k] : 0
+        if (k ~ /text/) goal = sprintf(">= 8x INN: %s", r >= 8 ? "met" : "NOT met")
+        else goal = sprintf(">= 90%% of dd %s MB/s: %.0f%% %s", dd, 100 * mb["tidings", k] / dd, mb["tidings", k] >= 0.9 * dd ? "met" : "NOT met")
+        printf "%-16s %10.0f %7.1f %9s %10.0f %7.1f %9s %6.1fx  %s\n", k, rate["inn", k], mb["inn", k], cpu["inn", k], \
+          rate["tidings", k], mb["tidings", k], cpu["tidings", k], r, goal
+      }
+      for (kind = 1; kind <= 2; kind++) {
+        s = (kind == 1) ? "text" : "binary"
+        p = rate["feed-tcp-" s, "feed"]; q = rate["feed-nntps-" s, "feed"]
+        printf "Tidings -> Tidings feed, %-6s: plain TCP %.0f art/s (%.1f MB/s), NNTPS %.0f art/s (%.1f MB/s): %.0f%% of plain, goal >= 70%%: %s\n", \
+          s, p, mb["feed-tcp-" s, "feed"], q, mb["feed-nntps-" s, "feed"], (p > 0 ? 100 * q / p : 0), (p > 0 && q >= 0.7 * p ? "met" : "NOT met")
+      }
+    }' "$results"
+}
+
+# Writes a Tidings configuration into DIR and starts it; sets NODE_PID once it answers.
+#   ingest_node PATHHOST DIR PLAIN_PORT NNTPS_PORT(or "") EXTRA_TOML
+ingest_node() {
+  local name=$1 dir=$2 port=$3 tls_port=$4 extra=$5 pid up=0
+  mkdir -p "$dir"
+  {
+    echo '[node]'
+    echo "pathhost = \"$name\""
+    echo "data_dir = \"$dir/data\""
+    echo 'initial_groups = ["bench.ingest", "bench.feed.text", "bench.feed.bin", "misc.test", "control:n", "control.cancel:n", "junk:n"]'
+    echo '[[listen]]'
+    echo "addr = \"127.0.0.1:$port\""
+    echo 'tls = "none"'
+    echo 'auth_requires_tls = false'
+    if [ -n "$tls_port" ]; then
+      echo '[[listen]]'
+      echo "addr = \"127.0.0.1:$tls_port\""
+      echo 'tls = "implicit"'
+    fi
+    echo '[limits]'
+    echo 'max_article = 4000000'
+    echo '[transit]'
+    echo 'max_article = 4000000'
+    echo '[store]'
+    echo 'durable = true'
+    echo '[log]'
+    echo 'filter = "warn"'
+    echo "$extra"
+  } >"$dir/tidings.toml"
+  "$BENCH_BIN_DIR/tidings" serve --config "$dir/tidings.toml" >>"$dir/tidings.log" 2>&1 &
+  pid=$!
+  BENCH_PIDS="$BENCH_PIDS $pid"
+  for _ in $(seq 1 150); do
+    if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && IFS= read -r l <&3 && [[ \$l == 20[01]* ]]" 2>/dev/null; then
+      up=1
+      break
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if [ "$up" != 1 ]; then
+    echo "tidings ($name) did not answer on 127.0.0.1:$port:" >&2
+    tail -20 "$dir/tidings.log" >&2
+    return 1
+  fi
+  NODE_PID=$pid
+}
+
+# TERM, bounded wait, then KILL.
+ingest_stop() {
+  local pid=$1
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 150); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+bench_ingest_cleanup() {
+  local pid
+  [ -n "${BENCH_WORK:-}" ] || return 0
+  scripts/inn-instance.sh stop "$BENCH_WORK/inn" || true
+  for pid in ${BENCH_PIDS:-}; do ingest_stop "$pid"; done
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then
+    echo "work directory kept: $BENCH_WORK" >&2
+  else
+    rm -rf "$BENCH_WORK"
+  fi
+}
+
 what=${1:-micro}
 case "$what" in
   micro)
@@ -163,8 +375,7 @@ case "$what" in
     bench_reader
     ;;
   ingest)
-    echo "scripts/bench.sh $what: not yet. It needs the daemon (peering issue)." >&2
-    exit 2
+    bench_ingest
     ;;
   *)
     echo "usage: scripts/bench.sh [micro|reader|ingest]" >&2

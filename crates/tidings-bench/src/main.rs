@@ -8,6 +8,7 @@
 
 mod articles;
 mod conn;
+mod ingest;
 
 use std::collections::VecDeque;
 use std::fs;
@@ -40,6 +41,11 @@ enum Cmd {
     Populate(PopulateArgs),
     /// Run the reader workloads and print one RESULT line per workload.
     Reader(ReaderArgs),
+    /// Streaming ingest (MODE STREAM; CHECK+TAKETHIS or TAKETHIS only; text or binary) of new
+    /// articles; prints one RESULT line with articles/s, MB/s and server CPU per article.
+    Ingest(ingest::IngestArgs),
+    /// Wait until a group holds N articles; print how fast the last stretch arrived.
+    Drain(ingest::DrainArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -155,6 +161,8 @@ fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Populate(a) => populate(&a),
         Cmd::Reader(a) => reader(&a),
+        Cmd::Ingest(a) => ingest::ingest(&a),
+        Cmd::Drain(a) => ingest::drain(&a),
     }
 }
 
