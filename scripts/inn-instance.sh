@@ -9,11 +9,14 @@
 #   --pathhost NAME      Path identity and banner name (default innPORT.inn.test)
 #   --storage METHOD     cnfs | timehash | tradspool (default timehash; see INN2-NOTES gotchas 25, 26)
 #   --cnfs-mb N          size of each of the two CNFS buffers in MB (default 256)
-#   --ovmethod METHOD    tradindexed | ovsqlite (default tradindexed; ovsqlite serves OVER fastest)
+#   --ovmethod METHOD    tradindexed | ovsqlite (default tradindexed, which served OVER and ARTICLE by
+#                        number faster than ovsqlite in docs/benchmarks.md)
 #   --feed HOST:PORT     outgoing innfeed feed (all groups but junk and control) to HOST:PORT
 #   --feed-name NAME     the peer's Path identity (pathhost), for loop prevention (default tidings.test)
 #   --feed-ihave         the feed uses IHAVE only (innfeed streaming: false)
-#   --fast               benchmark settings: CNFS (2 x 1 GB unless --cnfs-mb) and ovsqlite
+#   --tls                STARTTLS for readers (after MODE READER; nnrpd), self-signed DIR/etc/cert.pem
+#   --nntps-port PORT    also an NNTPS port (nnrpd -D -S, TLS from the first byte); implies --tls
+#   --fast               benchmark storage: CNFS, two buffers of 1 GB unless --cnfs-mb (gotcha 26)
 #
 # Environment:
 #   INN_GROUPS           groups to create, separated by spaces or commas; NAME or NAME:FLAG (y, n, m...).
@@ -205,6 +208,9 @@ htmlstatus:             false
 addinjectiondate:       true
 addinjectionpostinghost: true
 EOF
+  if [ "$tls" = 1 ]; then
+    printf 'tlscertfile:            %s\ntlskeyfile:             %s\n' "$etc/cert.pem" "$etc/key.pem" >>"$etc/inn.conf"
+  fi
 
   case "$storage" in
     cnfs)
@@ -325,11 +331,25 @@ write_active() {
   : >"$dir/db/active.times"
 }
 
+# NNTPS: a standalone nnrpd daemon speaking TLS from the first byte (gotcha 7).
+start_nntps() {
+  local i
+  (cd "$dir/run" && as_news env INNCONF="$INNCONF" "$BIN/nnrpd" -D -4 127.0.0.1 -p "$nntps_port" -S) \
+    >"$dir/log/nnrpd-nntps.out" 2>&1 || die "nnrpd -S failed: $(cat "$dir/log/nnrpd-nntps.out")"
+  local banner
+  for ((i = 0; i < 20; i++)); do
+    banner=$(sleep 1 | timeout 3 openssl s_client -connect "127.0.0.1:$nntps_port" -quiet 2>/dev/null || true)
+    case "$banner" in 200*|201*) return 0 ;; esac
+    sleep 0.2
+  done
+  die "NNTPS nnrpd did not answer on 127.0.0.1:$nntps_port"
+}
+
 cmd_start() {
   dir=$1 port=$2
   shift 2
   pathhost=inn$port.inn.test storage=timehash cnfs_mb= ovmethod=tradindexed
-  feed= feed_name=tidings.test feed_ihave=0
+  feed= feed_name=tidings.test feed_ihave=0 tls=0 nntps_port=
   while [ $# -gt 0 ]; do
     case "$1" in
       --pathhost) pathhost=$2; shift 2 ;;
@@ -339,12 +359,15 @@ cmd_start() {
       --feed) feed=$2; shift 2 ;;
       --feed-name) feed_name=$2; shift 2 ;;
       --feed-ihave) feed_ihave=1; shift ;;
-      --fast) storage=cnfs ovmethod=ovsqlite; cnfs_mb=${cnfs_mb:-1024}; shift ;;
+      --tls) tls=1; shift ;;
+      --nntps-port) nntps_port=$2; tls=1; shift 2 ;;
+      --fast) storage=cnfs; cnfs_mb=${cnfs_mb:-1024}; shift ;;
       *) die "unknown option: $1" ;;
     esac
   done
   cnfs_mb=${cnfs_mb:-256}
   case "$port" in ''|*[!0-9]*) die "bad port: $port" ;; esac
+  case "${nntps_port:-0}" in *[!0-9]*) die "bad NNTPS port: $nntps_port" ;; esac
   case "$ovmethod" in tradindexed|ovsqlite) ;; *) die "unknown ovmethod: $ovmethod" ;; esac
   if [ -n "$feed" ]; then
     case "$feed" in 127.0.0.1:[0-9]*|localhost:[0-9]*|\[::1\]:[0-9]*) ;; *) die "--feed must be a loopback HOST:PORT: $feed" ;; esac
@@ -378,12 +401,20 @@ cmd_start() {
         dd if=/dev/zero of="$dir/spool/cycbuffs/$cb" bs=1M count="$cnfs_mb" status=none
     done
   fi
+  if [ "$tls" = 1 ] && [ ! -s "$dir/etc/cert.pem" ]; then
+    command -v openssl >/dev/null || die "--tls needs openssl"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$pathhost" \
+      -addext "subjectAltName=DNS:$pathhost,DNS:localhost,IP:127.0.0.1" \
+      -keyout "$dir/etc/key.pem" -out "$dir/etc/cert.pem" >"$dir/log/openssl.out" 2>&1 ||
+      die "openssl failed: $(cat "$dir/log/openssl.out")"
+  fi
   echo "$port" >"$dir/.port"
   if [ "$(id -u)" = 0 ]; then
     chown -R news:news "$dir"
     chmod 755 "$dir"
   fi
   chmod 640 "$dir/etc/passwd.users"
+  if [ -f "$dir/etc/key.pem" ]; then chmod 600 "$dir/etc/key.pem"; fi
   if [ ! -f "$dir/db/history.dir" ]; then
     (cd "$dir/db" && as_news "$BIN/makedbz" -i -o -s 10000) >"$dir/log/makedbz.out" 2>&1 ||
       die "makedbz failed: $(cat "$dir/log/makedbz.out")"
@@ -401,7 +432,8 @@ cmd_start() {
     die "innd failed to start: $(cat "$dir/log/innd.out" "$dir/log/errlog" 2>/dev/null)"
   for ((i = 0; i < 150; i++)); do
     if answers "$port"; then
-      log "INN running on 127.0.0.1:$port (pathhost $pathhost, storage $storage, overview $ovmethod${feed:+, feed to $feed_name at $feed}) in $dir"
+      if [ -n "$nntps_port" ]; then start_nntps; fi
+      log "INN running on 127.0.0.1:$port (pathhost $pathhost, storage $storage, overview $ovmethod${nntps_port:+, NNTPS on $nntps_port}${feed:+, feed to $feed_name at $feed}) in $dir"
       return 0
     fi
     sleep 0.2
