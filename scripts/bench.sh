@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Reader workload: a private INN 2.7 (scripts/inn-instance.sh, fastest setup: CNFS + ovsqlite) and a
+# Reader workload: a private INN 2.7 (scripts/inn-instance.sh, fastest setup: CNFS + tradindexed) and a
 # Tidings node, both on loopback, filled with the same articles in one group, then the same
 # tidings-bench reader workloads against each. Environment knobs:
 #   BENCH_COUNT (20000 articles)  BENCH_DURATION (5 s per run)  BENCH_ROUNDS (2, best of)
