@@ -217,7 +217,7 @@ accept_from = ["127.0.0.1/32"]'
   ingest_stop "$tid_pid"
 
   # Tidings feeding Tidings: plain TCP, then NNTPS with the sink's certificate pinned.
-  local t sink_pid src_pid fp sink_addr bytes_text bytes_bin out
+  local t sink_pid src_pid fp sink_addr bytes out
   for t in tcp nntps; do
     # The sink runs once to make its certificate, and is down while the source loads.
     ingest_node sink.bench.test "$work/sink-$t" "$sink_port" "$sink_tls" \
@@ -241,21 +241,24 @@ transport = \"$t\"
 tls_fingerprint = \"$fp\"
 groups = \"bench.*\""
     src_pid=$NODE_PID
-    out=$(timeout 600 nice -n 10 "$bench" ingest --addr "127.0.0.1:$src_port" --group bench.feed.text \
-      --count "$ftext" --conns "$conns" --offer takethis --kind text --label "source-$t" --tag "ft.$t.$(date +%s)")
-    bytes_text=$(sed -n 's/.* bytes=\([0-9]*\) .*/\1/p' <<<"$out")
-    out=$(timeout 600 nice -n 10 "$bench" ingest --addr "127.0.0.1:$src_port" --group bench.feed.bin \
-      --count "$fbin" --conns "$conns" --offer takethis --kind binary --label "source-$t" --tag "fb.$t.$(date +%s)")
-    bytes_bin=$(sed -n 's/.* bytes=\([0-9]*\) .*/\1/p' <<<"$out")
-    ingest_node sink.bench.test "$work/sink-$t" "$sink_port" "$sink_tls" \
-      '[[peer]]
+    # One kind at a time: load the source while the sink is down, then let the sink drain it.
+    local kind count
+    for kind in text binary; do
+      count=$ftext
+      [ "$kind" = binary ] && count=$fbin
+      out=$(timeout 600 nice -n 10 "$bench" ingest --addr "127.0.0.1:$src_port" --group "bench.feed.$kind" \
+        --count "$count" --conns "$conns" --offer takethis --kind "$kind" --label "source-$t" \
+        --tag "f$kind.$t.$(date +%s)")
+      bytes=$(sed -n 's/.* bytes=\([0-9]*\) .*/\1/p' <<<"$out")
+      ingest_node sink.bench.test "$work/sink-$t" "$sink_port" "$sink_tls" \
+        '[[peer]]
 name = "source.bench.test"
 accept_from = ["127.0.0.1/32"]'
-    sink_pid=$NODE_PID
-    timeout 600 "$bench" drain --addr "127.0.0.1:$sink_port" --group bench.feed.text --count "$ftext" \
-      --bytes "$bytes_text" --label "feed-$t-text" | tee -a "$results"
-    timeout 600 "$bench" drain --addr "127.0.0.1:$sink_port" --group bench.feed.bin --count "$fbin" \
-      --bytes "$bytes_bin" --label "feed-$t-binary" | tee -a "$results"
+      sink_pid=$NODE_PID
+      timeout 600 "$bench" drain --addr "127.0.0.1:$sink_port" --group "bench.feed.$kind" --count "$count" \
+        --bytes "$bytes" --label "feed-$t-$kind" | tee -a "$results"
+      ingest_stop "$sink_pid"
+    done
     ingest_stop "$src_pid"
     ingest_stop "$sink_pid"
   done
@@ -265,7 +268,7 @@ accept_from = ["127.0.0.1/32"]'
   awk -v dd="$dd_mb" '
     /^RESULT/ {
       delete kv
-      for (i = 2; i <= NF; i++) { split($i, p, "="); kv[p[1]] = p[2] }
+      for (i = 2; i <= NF; i++) { split($i, kvp, "="); kv[kvp[1]] = kvp[2] }
       l = kv["label"]; k = kv["workload"]
       rate[l, k] = kv["rate"]; mb[l, k] = kv["mb_per_s"]; cpu[l, k] = kv["cpu_us_per_article"]
       if (l == "inn") order[++n] = k
@@ -282,9 +285,9 @@ accept_from = ["127.0.0.1/32"]'
       }
       for (kind = 1; kind <= 2; kind++) {
         s = (kind == 1) ? "text" : "binary"
-        p = rate["feed-tcp-" s, "feed"]; q = rate["feed-nntps-" s, "feed"]
+        fp = rate["feed-tcp-" s, "feed"]; fq = rate["feed-nntps-" s, "feed"]
         printf "Tidings -> Tidings feed, %-6s: plain TCP %.0f art/s (%.1f MB/s), NNTPS %.0f art/s (%.1f MB/s): %.0f%% of plain, goal >= 70%%: %s\n", \
-          s, p, mb["feed-tcp-" s, "feed"], q, mb["feed-nntps-" s, "feed"], (p > 0 ? 100 * q / p : 0), (p > 0 && q >= 0.7 * p ? "met" : "NOT met")
+          s, fp, mb["feed-tcp-" s, "feed"], fq, mb["feed-nntps-" s, "feed"], (fp > 0 ? 100 * fq / fp : 0), (fp > 0 && fq >= 0.7 * fp ? "met" : "NOT met")
       }
     }' "$results"
 }
@@ -298,7 +301,7 @@ ingest_node() {
     echo '[node]'
     echo "pathhost = \"$name\""
     echo "data_dir = \"$dir/data\""
-    echo 'initial_groups = ["bench.ingest", "bench.feed.text", "bench.feed.bin", "misc.test", "control:n", "control.cancel:n", "junk:n"]'
+    echo 'initial_groups = ["bench.ingest", "bench.feed.text", "bench.feed.binary", "misc.test", "control:n", "control.cancel:n", "junk:n"]'
     echo '[[listen]]'
     echo "addr = \"127.0.0.1:$port\""
     echo 'tls = "none"'
