@@ -405,8 +405,14 @@ fn run_workload(ctx: &ReaderCtx, w: Workload, seed: u64) -> Result<Outcome> {
     let mut numbers = (0, 0, 0);
     if matches!(w, Workload::ArticleNumber | Workload::Over) {
         numbers = group_numbers(&conn.call(&Command::Group(ctx.group.clone()))?)?;
-        if numbers.0 == 0 {
-            bail!("group {} is empty", ctx.group);
+        if numbers.0 == 0 || numbers.2 < numbers.1 {
+            bail!(
+                "group {} is empty ({} {}-{})",
+                ctx.group,
+                numbers.0,
+                numbers.1,
+                numbers.2
+            );
         }
     }
     let start = Instant::now();
@@ -585,4 +591,32 @@ fn reader(a: &ReaderArgs) -> Result<()> {
         bail!("{total_errors} errors");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_visits_every_index_once_per_cycle() {
+        for n in [1u64, 2, 7919, 7920, 20_000, 15_838] {
+            let mut o = Order::new(n, 3);
+            let mut seen = vec![false; n as usize];
+            for _ in 0..n {
+                let i = o.next_index() as usize;
+                assert!(!seen[i], "n={n}: {i} twice");
+                seen[i] = true;
+            }
+        }
+    }
+
+    #[test]
+    fn group_reply_numbers() {
+        let r = Response {
+            code: tidings_proto::ReplyCode::new(211).expect("code"),
+            text: "20000 1 20000 bench.reader".to_owned(),
+            block: None,
+        };
+        assert_eq!(group_numbers(&r).expect("211"), (20_000, 1, 20_000));
+    }
 }
