@@ -1,8 +1,9 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 //! CPU-time measurement of parse + transit validation + overview, for shared machines
 //! where criterion wall-clock figures are disturbed: run under `/usr/bin/time` with an
-//! argument of `all` (default), `parse`, `validate` or `overview`; 1,000,000 iterations,
-//! so user seconds = microseconds per article.
+//! argument of `all` (default), `parse`, `validate` or `overview`; 1,000,000 iterations
+//! (or the count given as a second argument, e.g. a small one under callgrind), so user
+//! seconds = microseconds per article.
 use std::hint::black_box;
 use tidings_article::{Headers, Overview, validate_transit};
 fn article() -> Vec<u8> {
@@ -41,7 +42,10 @@ Xref: news.tidings.example comp.lang.rust:123456 comp.programming:654321\r\n\
 fn main() {
     let art = article();
     let which = std::env::args().nth(1).unwrap_or_default();
-    let n = 1_000_000;
+    let n: u32 = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let h0 = Headers::parse(&art).unwrap();
     for _ in 0..n {
         match which.as_str() {

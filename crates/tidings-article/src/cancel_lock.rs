@@ -10,6 +10,7 @@
 //! Supported schemes: `sha256` (mandatory), `sha512`, `sha224`, `sha384`, and `sha1` (for
 //! verifying old articles). Unknown schemes are parsed but never match.
 
+use crate::ascii::{ALNUM, B64_SYM, WS, has_class};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
@@ -118,7 +119,7 @@ impl std::fmt::Display for Element {
 }
 
 fn is_b64_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
+    has_class(b, ALNUM | B64_SYM)
 }
 
 /// Checks standard padded base64 syntax without decoding.
@@ -137,10 +138,7 @@ pub fn check_elements(value: &[u8]) -> Result<usize, CancelLockError> {
         return parse_elements(value).map(|v| v.len());
     }
     let mut n = 0;
-    for tok in value
-        .split(|b| b.is_ascii_whitespace())
-        .filter(|t| !t.is_empty())
-    {
+    for tok in value.split(|&b| has_class(b, WS)).filter(|t| !t.is_empty()) {
         let colon = tok
             .iter()
             .position(|&b| b == b':')
@@ -148,7 +146,7 @@ pub fn check_elements(value: &[u8]) -> Result<usize, CancelLockError> {
         let (name, val) = (&tok[..colon], &tok[colon + 1..]);
         if name.is_empty()
             || val.is_empty()
-            || !name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            || !name.iter().all(|&b| has_class(b, ALNUM) || b == b'-')
         {
             return Err(CancelLockError::BadElement);
         }
@@ -189,7 +187,7 @@ pub fn parse_elements(value: &[u8]) -> Result<Vec<Element>, CancelLockError> {
         let (name, val) = (&tok[..colon], &tok[colon + 1..]);
         if name.is_empty()
             || val.is_empty()
-            || !name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            || !name.iter().all(|&b| has_class(b, ALNUM) || b == b'-')
         {
             return Err(CancelLockError::BadElement);
         }

@@ -185,6 +185,97 @@ fn strip_comments(v: &[u8], out: &mut Vec<u8>) -> Result<(), DateError> {
     }
 }
 
+/// ASCII case folding for comparisons against lower-case letters: `b | 0x20` equals a
+/// lower-case letter exactly when `b` is that letter in either case.
+fn fold3(a: u8, b: u8, c: u8) -> [u8; 3] {
+    [a | 0x20, b | 0x20, c | 0x20]
+}
+
+fn digit(b: u8) -> Option<i64> {
+    b.is_ascii_digit().then(|| i64::from(b - b'0'))
+}
+
+/// The common RFC 5322 layout, `[Www, ]D[D] Mmm YYYY HH:MM:SS +ZZZZ`, with single spaces
+/// and no comments. `None` for anything else (including out-of-range fields), which
+/// [`parse_date`] then handles in full; where this returns a value it is the one the
+/// general parser returns.
+fn parse_date_common(v: &[u8]) -> Option<i64> {
+    let mut s = v;
+    if let [a, b, c, b',', b' ', rest @ ..] = s {
+        if !matches!(
+            &fold3(*a, *b, *c),
+            b"mon" | b"tue" | b"wed" | b"thu" | b"fri" | b"sat" | b"sun"
+        ) {
+            return None;
+        }
+        s = rest;
+    }
+    let (day, rest) = match s {
+        [d1, d2, b' ', rest @ ..] if d2.is_ascii_digit() => (digit(*d1)? * 10 + digit(*d2)?, rest),
+        [d1, b' ', rest @ ..] => (digit(*d1)?, rest),
+        _ => return None,
+    };
+    let [
+        m1,
+        m2,
+        m3,
+        b' ',
+        y1,
+        y2,
+        y3,
+        y4,
+        b' ',
+        h1,
+        h2,
+        b':',
+        i1,
+        i2,
+        b':',
+        s1,
+        s2,
+        b' ',
+        sign @ (b'+' | b'-'),
+        z1,
+        z2,
+        z3,
+        z4,
+    ] = *rest
+    else {
+        return None;
+    };
+    let month: u32 = match &fold3(m1, m2, m3) {
+        b"jan" => 1,
+        b"feb" => 2,
+        b"mar" => 3,
+        b"apr" => 4,
+        b"may" => 5,
+        b"jun" => 6,
+        b"jul" => 7,
+        b"aug" => 8,
+        b"sep" => 9,
+        b"oct" => 10,
+        b"nov" => 11,
+        b"dec" => 12,
+        _ => return None,
+    };
+    let year = ((digit(y1)? * 10 + digit(y2)?) * 10 + digit(y3)?) * 10 + digit(y4)?;
+    let hh = digit(h1)? * 10 + digit(h2)?;
+    let mm = digit(i1)? * 10 + digit(i2)?;
+    let ss = digit(s1)? * 10 + digit(s2)?;
+    let zh = digit(z1)? * 10 + digit(z2)?;
+    let zm = digit(z3)? * 10 + digit(z4)?;
+    if hh > 23 || mm > 59 || ss > 60 || zm > 59 {
+        return None;
+    }
+    if day < 1 || day > i64::from(days_in_month(year, month)) {
+        return None;
+    }
+    let off = zh * 3600 + zm * 60;
+    let zone = if sign == b'-' { -off } else { off };
+    let days = days_from_civil(year, month, day as u32);
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss - zone)
+}
+
 /// Parses an RFC 5322 date-time (Date, Injection-Date, Expires) into unix seconds.
 ///
 /// Accepted beyond the strict grammar: missing or full-length day-of-week (not checked
@@ -194,6 +285,14 @@ fn strip_comments(v: &[u8], out: &mut Vec<u8>) -> Result<(), DateError> {
 /// and day names in any case, extra whitespace, comments in parentheses, and the
 /// asctime order `Tue Dec  1 03:57:09 2026`. Leap second 60 is accepted.
 pub fn parse_date(value: &[u8]) -> Result<i64, DateError> {
+    match parse_date_common(value) {
+        Some(t) => Ok(t),
+        None => parse_date_general(value),
+    }
+}
+
+/// [`parse_date`] for every accepted form (no fast path).
+fn parse_date_general(value: &[u8]) -> Result<i64, DateError> {
     if !value.is_ascii() {
         return Err(DateError::BadToken);
     }
@@ -463,6 +562,23 @@ mod tests {
         #[test]
         fn never_panics(s in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = parse_date(&s);
+        }
+
+        #[test]
+        fn common_layout_agrees_with_general(
+            wd in "(Mon|tue|WED|Thu|Fri|Sat|Sun|Xyz|Mar), ", use_wd in any::<bool>(),
+            day in 0u32..40, month in "(Jan|feb|MAR|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec|Mon|Foo)",
+            year in 0u32..10_000, hh in 0u32..30, mm in 0u32..70, ss in 0u32..70,
+            sign in "[+-]", zh in 0u32..100, zm in 0u32..100, day2 in any::<bool>(),
+        ) {
+            let wd = if use_wd { wd } else { String::new() };
+            let day = if day2 { format!("{day:02}") } else { day.to_string() };
+            let s = format!("{wd}{day} {month} {year:04} {hh:02}:{mm:02}:{ss:02} {sign}{zh:02}{zm:02}");
+            let general = parse_date_general(s.as_bytes());
+            if let Some(t) = parse_date_common(s.as_bytes()) {
+                prop_assert_eq!(Ok(t), general.clone(), "{}", s);
+            }
+            prop_assert_eq!(parse_date(s.as_bytes()), general);
         }
 
         #[test]

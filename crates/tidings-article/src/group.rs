@@ -10,6 +10,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::ascii::{ALNUM, PMU, has_class};
 use crate::headers::trim_ws;
 
 /// Why a newsgroup name or list was rejected.
@@ -34,7 +35,7 @@ pub enum GroupNameError {
 pub struct GroupName(Box<str>);
 
 fn is_component_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'_'
+    has_class(b, ALNUM | PMU)
 }
 
 fn check(name: &[u8], allow_utf8: bool) -> Result<(), GroupNameError> {
@@ -43,13 +44,13 @@ fn check(name: &[u8], allow_utf8: bool) -> Result<(), GroupNameError> {
     }
     let mut prev_dot = true;
     for &b in name {
-        if b == b'.' {
+        if is_component_char(b) || (allow_utf8 && b >= 0x80) {
+            prev_dot = false;
+        } else if b == b'.' {
             if prev_dot {
                 return Err(GroupNameError::EmptyComponent);
             }
             prev_dot = true;
-        } else if is_component_char(b) || (allow_utf8 && b >= 0x80) {
-            prev_dot = false;
         } else {
             return Err(GroupNameError::BadChar);
         }

@@ -40,6 +40,8 @@ struct FieldRanges {
     name: Range<usize>,
     value: Range<usize>,
     raw: Range<usize>,
+    /// Index into [`KNOWN_NAMES`] of the field name, or [`UNKNOWN`].
+    known: u8,
 }
 
 /// One header field, borrowed from the article bytes.
@@ -48,6 +50,7 @@ pub struct HeaderField<'a> {
     name: &'a [u8],
     value: &'a [u8],
     raw: &'a [u8],
+    known: u8,
 }
 
 impl<'a> HeaderField<'a> {
@@ -76,6 +79,121 @@ impl<'a> HeaderField<'a> {
     pub fn name_is(&self, name: &str) -> bool {
         self.name.eq_ignore_ascii_case(name.as_bytes())
     }
+
+    /// Index into [`KNOWN_NAMES`] of this field's name, if it is one of them.
+    pub(crate) fn known(&self) -> Option<usize> {
+        (self.known != UNKNOWN).then_some(usize::from(self.known))
+    }
+}
+
+/// Header names looked up once per field while parsing (validation and overview
+/// dispatch on the index instead of comparing names again). The order is the one of
+/// `validate::KNOWN`.
+pub(crate) const KNOWN_NAMES: [&str; 24] = [
+    "From",
+    "Date",
+    "Message-ID",
+    "Newsgroups",
+    "Path",
+    "Subject",
+    "Injection-Date",
+    "Injection-Info",
+    "Xref",
+    "References",
+    "Followup-To",
+    "Distribution",
+    "Expires",
+    "Control",
+    "Approved",
+    "Supersedes",
+    "Cancel-Lock",
+    "Cancel-Key",
+    "Sender",
+    "Reply-To",
+    "Organization",
+    "Summary",
+    "User-Agent",
+    "In-Reply-To",
+];
+
+/// [`FieldRanges::known`] of a name that is not in [`KNOWN_NAMES`].
+const UNKNOWN: u8 = u8::MAX;
+
+/// Each known name as a little-endian `u128` of its lower-cased bytes (zero-padded),
+/// and the mask of its letter positions (0x20 there, 0 elsewhere): a name `x` of the
+/// same length matches, ignoring ASCII case, exactly when `x | FOLD == LOWER` (for a
+/// letter, `b | 0x20` is the lower-case letter only for that letter in either case; the
+/// other bytes of the known names, `-`, compare exactly).
+const fn name_keys() -> ([u128; 24], [u128; 24]) {
+    let mut lower = [0u128; 24];
+    let mut fold = [0u128; 24];
+    let mut i = 0;
+    while i < 24 {
+        let n = KNOWN_NAMES[i].as_bytes();
+        let mut j = 0;
+        while j < n.len() {
+            let b = n[j];
+            if b.is_ascii_alphabetic() {
+                fold[i] |= 0x20 << (8 * j);
+            }
+            lower[i] |= (b.to_ascii_lowercase() as u128) << (8 * j);
+            j += 1;
+        }
+        i += 1;
+    }
+    (lower, fold)
+}
+
+const KEYS: ([u128; 24], [u128; 24]) = name_keys();
+
+/// Classifies the header name `ctx[..len]`; bytes of `ctx` after the name (if any) are
+/// ignored but let the name be loaded in one go.
+#[inline(always)]
+fn classify_at(ctx: &[u8], len: usize) -> u8 {
+    let candidates: &[u8] = match len {
+        4 => &[0, 1, 4, 8],
+        6 => &[18],
+        7 => &[5, 12, 13, 21],
+        8 => &[14, 19],
+        10 => &[2, 3, 9, 15, 17, 22],
+        11 => &[10, 16, 23],
+        12 => &[11, 20],
+        14 => &[6, 7],
+        _ => return UNKNOWN,
+    };
+    let x = match ctx.first_chunk::<16>() {
+        Some(c) => u128::from_le_bytes(*c),
+        None => {
+            let mut b = [0u8; 16];
+            for (d, s) in b.iter_mut().zip(ctx) {
+                *d = *s;
+            }
+            u128::from_le_bytes(b)
+        }
+    };
+    let x = x & ((1u128 << (8 * len)) - 1);
+    let (lower, fold) = (&KEYS.0, &KEYS.1);
+    for &c in candidates {
+        let i = usize::from(c);
+        if x | fold[i] == lower[i] {
+            return c;
+        }
+    }
+    UNKNOWN
+}
+
+/// Index into [`KNOWN_NAMES`] of `name` (ASCII case ignored).
+pub(crate) fn classify(name: &[u8]) -> Option<usize> {
+    match classify_at(name, name.len()) {
+        UNKNOWN => None,
+        k => Some(usize::from(k)),
+    }
+}
+
+/// Bytes allowed in a header name other than `:` (RFC 5322 ftext: 33..=126).
+#[inline(always)]
+fn is_name_char(b: u8) -> bool {
+    b.wrapping_sub(33) <= 126 - 33 && b != b':'
 }
 
 /// The parsed header block of an article: ranges into the borrowed article bytes.
@@ -108,6 +226,44 @@ impl<'a> Headers<'a> {
         let mut has_separator = false;
         while pos < len {
             line_no += 1;
+            // Fast path: a field line with a well-formed name. Anything else (empty line,
+            // continuation, errors) goes through the general code below.
+            let mut colon = pos;
+            while let Some(&b) = data.get(colon)
+                && is_name_char(b)
+            {
+                colon += 1;
+            }
+            if colon > pos && data.get(colon) == Some(&b':') {
+                let mut vstart = colon + 1;
+                while let Some(&b) = data.get(vstart)
+                    && is_wsp(b)
+                {
+                    vstart += 1;
+                }
+                let rest = data.get(vstart..).unwrap_or_default();
+                let (content_end, next) = match memchr(b'\n', rest) {
+                    Some(i) => {
+                        let nl = vstart + i;
+                        // nl > colon >= pos, and no CR between colon and vstart.
+                        let ce = if nl > vstart && data[nl - 1] == b'\r' {
+                            nl - 1
+                        } else {
+                            nl
+                        };
+                        (ce, nl + 1)
+                    }
+                    None => (len, len),
+                };
+                fields.push(FieldRanges {
+                    name: pos..colon,
+                    value: vstart..content_end,
+                    raw: pos..next,
+                    known: classify_at(&data[pos..], colon - pos),
+                });
+                pos = next;
+                continue;
+            }
             let (content_end, next) = match memchr(b'\n', &data[pos..]) {
                 Some(i) => {
                     let nl = pos + i;
@@ -158,6 +314,7 @@ impl<'a> Headers<'a> {
                 name: pos..pos + colon,
                 value: vstart..content_end,
                 raw: pos..next,
+                known: classify_at(&data[pos..], colon),
             });
             pos = next;
         }
@@ -182,6 +339,7 @@ impl<'a> Headers<'a> {
             name: d.get(r.name.clone()).unwrap_or_default(),
             value: d.get(r.value.clone()).unwrap_or_default(),
             raw: d.get(r.raw.clone()).unwrap_or_default(),
+            known: r.known,
         }
     }
 
@@ -244,6 +402,15 @@ impl<'a> Headers<'a> {
     /// The first field named `name` (case-insensitive).
     pub fn get_field(&self, name: &str) -> Option<HeaderField<'a>> {
         let n = name.as_bytes();
+        if let Some(k) = classify(n) {
+            // Same result as comparing names: case-insensitive equality is transitive.
+            let k = k as u8;
+            return self
+                .fields
+                .iter()
+                .find(|r| r.known == k)
+                .map(|r| self.field(r));
+        }
         self.fields
             .iter()
             .find(|r| {

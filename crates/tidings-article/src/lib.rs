@@ -41,6 +41,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod ascii;
 pub mod cancel_lock;
 pub mod date;
 pub mod edit;

@@ -1,6 +1,7 @@
 //! Message-IDs: the NNTP look-up form (RFC 3977 §3.6) and the strict form that new
 //! articles must use (RFC 5536 §3.1.3).
 
+use crate::ascii::{ALNUM, ATEXT_SYM, all_bytes, has_class, is_vchar};
 use std::fmt;
 use std::str::FromStr;
 
@@ -38,7 +39,7 @@ pub struct MessageId(Box<str>);
 
 /// RFC 5322 atext.
 pub(crate) fn is_atext(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+    has_class(b, ALNUM | ATEXT_SYM)
 }
 
 /// RFC 5322 dot-atom-text: `1*atext *("." 1*atext)`.
@@ -57,10 +58,7 @@ pub fn check_lookup(s: &[u8]) -> Result<(), MessageIdError> {
         [b'<', inner @ .., b'>'] if !inner.is_empty() => inner,
         _ => return Err(MessageIdError::Brackets),
     };
-    if inner
-        .iter()
-        .all(|&b| (0x21..=0x7e).contains(&b) && b != b'>')
-    {
+    if all_bytes(inner, |b| is_vchar(b) & (b != b'>')) {
         Ok(())
     } else {
         Err(MessageIdError::BadChar)

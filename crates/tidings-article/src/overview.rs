@@ -10,7 +10,7 @@
 //! without the leading article number (the server prepends `number\t` for OVER). The
 //! Xref field is written as `Xref: value` and omitted when the article has no Xref.
 
-use crate::headers::{HeaderError, Headers, trim_ws, unfold};
+use crate::headers::{HeaderError, Headers, KNOWN_NAMES, trim_ws, unfold};
 
 /// Why an overview line could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,22 +95,23 @@ fn parse_num(s: &[u8]) -> Result<u64, OverviewError> {
 impl Overview {
     /// Extracts the overview of a parsed article.
     pub fn from_headers(h: &Headers<'_>) -> Self {
-        const NAMES: [&[u8]; 6] = [
-            b"Subject",
-            b"From",
-            b"Date",
-            b"Message-ID",
-            b"References",
-            b"Xref",
-        ];
-        // One pass over the fields; the first occurrence of each name wins.
+        // One pass over the fields; the first occurrence of each name wins. Slots by
+        // index into `KNOWN_NAMES`: Subject, From, Date, Message-ID, References, Xref.
+        const SLOT: [u8; KNOWN_NAMES.len()] = {
+            let mut t = [u8::MAX; KNOWN_NAMES.len()];
+            t[5] = 0;
+            t[0] = 1;
+            t[1] = 2;
+            t[2] = 3;
+            t[9] = 4;
+            t[8] = 5;
+            t
+        };
         let mut found: [Option<&[u8]>; 6] = [None; 6];
         for f in h.iter() {
-            let name = f.name();
-            if let Some(i) = NAMES
-                .iter()
-                .position(|n| n.len() == name.len() && n.eq_ignore_ascii_case(name))
-                && let Some(slot) = found.get_mut(i)
+            if let Some(k) = f.known()
+                && let Some(&s) = SLOT.get(k)
+                && let Some(slot) = found.get_mut(usize::from(s))
                 && slot.is_none()
             {
                 *slot = Some(f.value());
@@ -233,6 +234,17 @@ mod tests {
         numbered.extend_from_slice(&line);
         numbered.extend_from_slice(b"\r\n");
         assert_eq!(Overview::parse_numbered_line(&numbered).unwrap(), (42, o));
+    }
+
+    #[test]
+    fn overview_names_are_known() {
+        let art = b"xref: h a:1\r\nREFERENCES: <r@x>\r\nmessage-id: <m@x>\r\ndate: d\r\nfrom: f\r\nsubject: s\r\nSubject: t\r\n\r\n";
+        let o = Overview::from_article(art).unwrap();
+        assert_eq!(
+            [o.subject, o.from, o.date, o.message_id, o.references],
+            [&b"s"[..], b"f", b"d", b"<m@x>", b"<r@x>"].map(<[u8]>::to_vec)
+        );
+        assert_eq!(o.xref.as_deref(), Some(&b"h a:1"[..]));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 use std::fmt;
 
+use crate::ascii::{all_bytes, any_triple, count_byte, is_vchar};
 use crate::headers::trim_ws;
 
 /// Why a Path value was rejected.
@@ -95,23 +96,24 @@ pub fn path_entries(value: &[u8]) -> impl Iterator<Item = Result<PathEntry<'_>, 
 
 /// Validates a Path value without allocating; returns the number of entries.
 pub fn check_path(value: &[u8]) -> Result<usize, PathError> {
-    if trim_ws(value).is_empty() {
+    let v = trim_ws(value);
+    if v.is_empty() {
         return Err(PathError::Empty);
     }
-    let v = trim_ws(value);
-    if v.iter().all(|b| (0x21..=0x7e).contains(b)) {
-        // Fast path (no whitespace, nothing 8-bit): only diagnostics need a look.
-        let mut n = 1;
-        for i in memchr::memchr_iter(b'!', v) {
-            n += 1;
-            if v.get(i + 1) == Some(&b'.') && matches!(v.get(i + 2), None | Some(b'.' | b'!')) {
-                return Err(PathError::EmptyDiagnostic);
-            }
-        }
-        if v.first() == Some(&b'.') && matches!(v.get(1), None | Some(b'.' | b'!')) {
+    if all_bytes(v, is_vchar) {
+        // Fast path (no whitespace, nothing 8-bit): only diagnostics need a look. An
+        // empty keyword is a `.` entry followed by `.`, `!` or the end.
+        let empty_keyword = any_triple(
+            v,
+            |a| a == b'!',
+            |b| b == b'.',
+            |c| (c == b'.') | (c == b'!'),
+        ) || v.ends_with(b"!.")
+            || (v.first() == Some(&b'.') && matches!(v.get(1), None | Some(b'.' | b'!')));
+        if empty_keyword {
             return Err(PathError::EmptyDiagnostic);
         }
-        return Ok(n);
+        return Ok(1 + count_byte(v, b'!'));
     }
     let mut n = 0;
     for raw in v.split(|&b| b == b'!') {

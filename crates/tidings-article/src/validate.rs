@@ -16,9 +16,12 @@
 //! Error messages are meant for a person: the server puts them after 437/439/441.
 //! Offending values are quoted, truncated and stripped of control characters.
 
+use crate::ascii::{ALNUM, PMU, has_class};
 use crate::cancel_lock::{CancelLockError, check_elements};
 use crate::date::{DateError, parse_date};
 use crate::group::{GroupNameError, check_newsgroups, split_list};
+#[cfg(test)]
+use crate::headers::classify;
 use crate::headers::{HeaderError, Headers, trim_ws};
 use crate::msgid::{MessageIdError, check_lookup, check_strict, split_msgids};
 use crate::path::{PathEntry, PathError, check_path, path_entries};
@@ -159,7 +162,8 @@ enum H {
     InReplyTo,
 }
 
-/// (name, id, single-instance)
+/// (name, id, single-instance), in the order of [`crate::headers::KNOWN_NAMES`] (the
+/// index the parser records for each field).
 const KNOWN: [(&str, H, bool); 24] = [
     ("From", H::From, true),
     ("Date", H::Date, true),
@@ -186,41 +190,6 @@ const KNOWN: [(&str, H, bool); 24] = [
     ("User-Agent", H::UserAgent, true),
     ("In-Reply-To", H::InReplyTo, true),
 ];
-
-fn classify(name: &[u8]) -> Option<usize> {
-    // Dispatch on (length, first letter) to at most two candidates, then compare.
-    let first = name.first()?.to_ascii_lowercase();
-    let candidates: &[usize] = match (name.len(), first) {
-        (4, b'f') => &[0],
-        (4, b'd') => &[1],
-        (10, b'm') => &[2],
-        (10, b'n') => &[3],
-        (4, b'p') => &[4],
-        (7, b's') => &[5, 21],
-        (14, b'i') => &[6, 7],
-        (4, b'x') => &[8],
-        (10, b'r') => &[9],
-        (11, b'f') => &[10],
-        (12, b'd') => &[11],
-        (7, b'e') => &[12],
-        (7, b'c') => &[13],
-        (8, b'a') => &[14],
-        (10, b's') => &[15],
-        (11, b'c') => &[16],
-        (10, b'c') => &[17],
-        (6, b's') => &[18],
-        (8, b'r') => &[19],
-        (12, b'o') => &[20],
-        (10, b'u') => &[22],
-        (11, b'i') => &[23],
-        _ => &[],
-    };
-    candidates.iter().copied().find(|&i| {
-        KNOWN
-            .get(i)
-            .is_some_and(|(n, _, _)| n.as_bytes().eq_ignore_ascii_case(name))
-    })
-}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -278,13 +247,13 @@ fn references_ok(v: &[u8]) -> bool {
 }
 
 fn is_dist_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'_'
+    has_class(b, ALNUM | PMU)
 }
 
 fn validate(h: &Headers<'_>, mode: Mode) -> Result<(), ValidationError> {
     let mut seen = [false; KNOWN.len()];
     for f in h.iter() {
-        let Some(idx) = classify(f.name()) else {
+        let Some(idx) = f.known() else {
             continue;
         };
         let (name, id, single) = KNOWN[idx];
@@ -637,7 +606,13 @@ Cancel-Lock: sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=\r\n\
                 "{name}"
             );
         }
+        for (k, n) in KNOWN.iter().zip(crate::headers::KNOWN_NAMES) {
+            assert_eq!(k.0, n);
+        }
         assert_eq!(classify(b"Mime-Version"), None);
+        assert_eq!(classify(b"Message_ID"), None);
+        assert_eq!(classify(b"Message\rID"), None);
+        assert_eq!(classify(b"F\x12\x0f\x12"), None);
         assert_eq!(classify(b"Froms"), None);
         assert_eq!(classify(b""), None);
     }

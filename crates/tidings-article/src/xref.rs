@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::ascii::{WS, has_class};
 use crate::group::{GroupName, GroupNameError, check_group_name};
 use crate::headers::trim_ws;
 
@@ -42,9 +43,7 @@ fn parse_number(s: &[u8]) -> Option<u64> {
 }
 
 fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value
-        .split(|b| b.is_ascii_whitespace())
-        .filter(|t| !t.is_empty())
+    value.split(|&b| has_class(b, WS)).filter(|t| !t.is_empty())
 }
 
 fn split_location(tok: &[u8]) -> Result<(&[u8], u64), XrefError> {

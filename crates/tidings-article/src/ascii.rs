@@ -1,0 +1,155 @@
+//! Byte-class helpers for the hot validation paths: whole-slice checks written so that
+//! the compiler can vectorise them (no early exit inside a chunk), and a class table
+//! for per-byte tests that would otherwise be chains of comparisons.
+
+/// Bytes per chunk of the branch-free folds below.
+const CHUNK: usize = 32;
+
+/// Whether `ok` holds for every byte of `v`. `ok` should be branch-free (comparisons
+/// combined with `&`/`|`) so that each chunk folds without branches.
+#[inline(always)]
+pub(crate) fn all_bytes(v: &[u8], ok: impl Fn(u8) -> bool + Copy) -> bool {
+    let mut chunks = v.chunks_exact(CHUNK);
+    for c in &mut chunks {
+        if !c.iter().fold(true, |a, &b| a & ok(b)) {
+            return false;
+        }
+    }
+    chunks.remainder().iter().fold(true, |a, &b| a & ok(b))
+}
+
+/// Whether `b` is printable US-ASCII other than space (0x21..=0x7e).
+#[inline(always)]
+pub(crate) fn is_vchar(b: u8) -> bool {
+    b.wrapping_sub(0x21) <= 0x7e - 0x21
+}
+
+/// How many bytes of `v` equal `x`.
+#[inline(always)]
+pub(crate) fn count_byte(v: &[u8], x: u8) -> usize {
+    v.chunks(CHUNK)
+        .map(|c| usize::from(c.iter().fold(0u8, |a, &b| a + u8::from(b == x))))
+        .sum()
+}
+
+/// Whether some position `i` has `a(v[i])`, `b(v[i + 1])` and `c(v[i + 2])`.
+#[inline(always)]
+pub(crate) fn any_triple(
+    v: &[u8],
+    a: impl Fn(u8) -> bool + Copy,
+    b: impl Fn(u8) -> bool + Copy,
+    c: impl Fn(u8) -> bool + Copy,
+) -> bool {
+    let n = v.len();
+    if n < 3 {
+        return false;
+    }
+    let (x, y, z) = (&v[..n - 2], &v[1..n - 1], &v[2..]);
+    x.chunks(CHUNK)
+        .zip(y.chunks(CHUNK))
+        .zip(z.chunks(CHUNK))
+        .any(|((x, y), z)| {
+            x.iter()
+                .zip(y)
+                .zip(z)
+                .fold(false, |acc, ((&p, &q), &r)| acc | (a(p) & b(q) & c(r)))
+        })
+}
+
+/// Class bits of [`CLASS`].
+pub(crate) const ALNUM: u8 = 1;
+/// `+`, `-`, `_`: with [`ALNUM`], the newsgroup-component and distribution characters.
+pub(crate) const PMU: u8 = 2;
+/// RFC 5322 atext other than letters and digits.
+pub(crate) const ATEXT_SYM: u8 = 4;
+/// `+` and `/`: with [`ALNUM`], the base64 alphabet.
+pub(crate) const B64_SYM: u8 = 8;
+/// SP, HTAB, LF, FF, CR (`u8::is_ascii_whitespace`).
+pub(crate) const WS: u8 = 16;
+
+const fn class_table() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut c = 0;
+        if b.is_ascii_alphanumeric() {
+            c |= ALNUM;
+        }
+        if b == b'+' || b == b'-' || b == b'_' {
+            c |= PMU;
+        }
+        if matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'/'
+                | b'='
+                | b'?'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'{'
+                | b'|'
+                | b'}'
+                | b'~'
+        ) {
+            c |= ATEXT_SYM;
+        }
+        if b == b'+' || b == b'/' {
+            c |= B64_SYM;
+        }
+        if b.is_ascii_whitespace() {
+            c |= WS;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+}
+
+/// Class bits for every byte value.
+pub(crate) static CLASS: [u8; 256] = class_table();
+
+/// Whether byte `b` has any of the class bits in `mask`.
+#[inline(always)]
+pub(crate) fn has_class(b: u8, mask: u8) -> bool {
+    CLASS[usize::from(b)] & mask != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers_agree_with_plain_loops() {
+        for b in 0..=255u8 {
+            assert_eq!(is_vchar(b), (0x21..=0x7e).contains(&b));
+            assert_eq!(has_class(b, WS), b.is_ascii_whitespace());
+            assert_eq!(has_class(b, ALNUM), b.is_ascii_alphanumeric());
+            assert_eq!(
+                has_class(b, ALNUM | ATEXT_SYM),
+                b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+            );
+        }
+        let v: Vec<u8> = (0..200u8).map(|i| i.wrapping_mul(37)).collect();
+        for len in 0..v.len() {
+            let s = &v[..len];
+            assert_eq!(all_bytes(s, is_vchar), s.iter().all(|&b| is_vchar(b)));
+            assert_eq!(count_byte(s, 37), s.iter().filter(|&&b| b == 37).count());
+            let want = s
+                .windows(3)
+                .any(|w| w[0] > 100 && w[1] < 100 && w[2] % 2 == 0);
+            assert_eq!(
+                any_triple(s, |p| p > 100, |q| q < 100, |r| r % 2 == 0),
+                want
+            );
+        }
+    }
+}
