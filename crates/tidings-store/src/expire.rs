@@ -91,6 +91,8 @@ pub struct ExpireProgress {
     pub segments_compacted: u64,
     /// Records copied by compaction.
     pub records_moved: u64,
+    /// The history log was rewritten without its dead records.
+    pub history_compacted: bool,
     /// Problems found (unreadable live records left in place, ...).
     pub problems: Vec<String>,
     /// The pass is finished; the next step starts a new pass.
@@ -102,7 +104,8 @@ enum Phase {
     #[default]
     Start,
     Overview((u32, Option<u64>)),
-    History(Option<u128>),
+    History(Option<u64>),
+    HistoryCompact,
     Segments {
         list: Vec<u32>,
         idx: usize,
@@ -238,47 +241,53 @@ impl Store {
                         }
                     }
                     Phase::History(after) => {
-                        let lower = match *after {
-                            Some(k) => Bound::Excluded(k),
-                            None => Bound::Unbounded,
-                        };
+                        // walk the history log from the cursor; only a key's latest record is
+                        // live
+                        let from = after.unwrap_or(crate::history::LOG_HDR);
                         let mut drop_ids = Vec::new();
-                        let mut n = 0;
-                        let mut last = None;
-                        for item in wtx
-                            .hist
-                            .range::<u128>((lower, Bound::Unbounded))?
-                            .take(budget)
-                        {
-                            let (k, v) = item?;
+                        let mut n = 0u64;
+                        let next = wtx.history.scan(from, budget, |_, v, live| {
                             n += 1;
-                            last = Some(k.value());
-                            let hv: HistValue<'_> = decode(v.value(), "history")?;
-                            for e in hv.entries {
-                                if let HistEntry::Rejected { id, at } = e
-                                    && at.saturating_add(keep) <= now
-                                {
-                                    drop_ids.push(id.into_owned());
+                            if live {
+                                let hv: HistValue<'_> = decode(v, "history")?;
+                                for e in hv.entries {
+                                    if let HistEntry::Rejected { id, at } = e
+                                        && at.saturating_add(keep) <= now
+                                    {
+                                        drop_ids.push(id.into_owned());
+                                    }
                                 }
                             }
-                        }
-                        st.progress.examined += n as u64;
+                            Ok(())
+                        })?;
+                        st.progress.examined += n;
                         for id in drop_ids {
                             wtx.hist_put(&id, None)?;
                             st.progress.forgotten_rejects += 1;
                         }
-                        if n < budget {
-                            st.progress.phase = "segments";
-                            let mut list = spool::list_segments(&dir)?;
-                            list.retain(|&s| s < active);
-                            st.phase = Phase::Segments {
-                                list,
-                                idx: 0,
-                                from: None,
-                            };
-                        } else {
-                            *after = last;
+                        match next {
+                            Some(off) => *after = Some(off),
+                            None => st.phase = Phase::HistoryCompact,
                         }
+                    }
+                    Phase::HistoryCompact => {
+                        // rewrite the log without dead records when they outweigh live ones
+                        let (_, len, live) = wtx.history.stats()?;
+                        let dead = len.saturating_sub(live + crate::history::LOG_HDR);
+                        if dead > live && dead >= 4096 {
+                            let h = wtx.history;
+                            if wtx.hist.compact(h)? {
+                                st.progress.history_compacted = true;
+                            }
+                        }
+                        st.progress.phase = "segments";
+                        let mut list = spool::list_segments(&dir)?;
+                        list.retain(|&s| s < active);
+                        st.phase = Phase::Segments {
+                            list,
+                            idx: 0,
+                            from: None,
+                        };
                     }
                     Phase::Segments { list, idx, from } => {
                         let Some(&seg) = list.get(*idx) else {

@@ -114,12 +114,13 @@ pub(crate) fn id_hash(id: &str) -> [u8; 32] {
     *blake3::hash(id.as_bytes()).as_bytes()
 }
 
-/// History key of a message-id.
-pub(crate) fn hist_key(id: &str) -> u128 {
+/// History key of a message-id: the first 8 bytes of its blake3 hash (big-endian). Ids whose
+/// keys collide share one history value (entries are told apart by their id).
+pub(crate) fn hist_key(id: &str) -> u64 {
     let h = id_hash(id);
-    let mut k = [0u8; 16];
-    k.copy_from_slice(&h[..16]);
-    u128::from_be_bytes(k)
+    let mut k = [0u8; 8];
+    k.copy_from_slice(&h[..8]);
+    u64::from_be_bytes(k)
 }
 
 /// Fixed header of a spool record. Layout (little-endian):
@@ -350,6 +351,74 @@ impl HistEntry<'_> {
     }
 }
 
+/// What a history value says about one id, found without decoding the whole value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HistFound {
+    Present([u8; Token::SIZE]),
+    Rejected,
+}
+
+fn varint(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..70).step_by(7) {
+        let byte = *b.get(*pos)?;
+        *pos += 1;
+        v |= u64::from(byte & 0x7f).checked_shl(shift)?;
+        if byte & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Finds the entry of `id` in an encoded [`HistValue`] (postcard layout, walked in place).
+pub(crate) fn hist_find(b: &[u8], id: &str) -> Result<Option<HistFound>> {
+    let bad = || Error::CorruptIndex("history value".into());
+    let mut pos = 1; // version byte
+    let n = varint(b, &mut pos).ok_or_else(bad)?;
+    for _ in 0..n {
+        let variant = varint(b, &mut pos).ok_or_else(bad)?;
+        let idlen = usize::try_from(varint(b, &mut pos).ok_or_else(bad)?).map_err(|_| bad())?;
+        let this = b.get(pos..pos + idlen).ok_or_else(bad)?;
+        pos += idlen;
+        let same = this == id.as_bytes();
+        match variant {
+            0 => {
+                let token: [u8; Token::SIZE] = b
+                    .get(pos..pos + Token::SIZE)
+                    .and_then(|t| t.try_into().ok())
+                    .ok_or_else(bad)?;
+                if same {
+                    return Ok(Some(HistFound::Present(token)));
+                }
+                pos += Token::SIZE;
+                varint(b, &mut pos).ok_or_else(bad)?; // arrival
+                match b.get(pos) {
+                    Some(0) => pos += 1,
+                    Some(1) => {
+                        pos += 1;
+                        varint(b, &mut pos).ok_or_else(bad)?;
+                    }
+                    _ => return Err(bad()),
+                }
+                let places = varint(b, &mut pos).ok_or_else(bad)?;
+                for _ in 0..places {
+                    varint(b, &mut pos).ok_or_else(bad)?;
+                    varint(b, &mut pos).ok_or_else(bad)?;
+                }
+            }
+            1 => {
+                if same {
+                    return Ok(Some(HistFound::Rejected));
+                }
+                varint(b, &mut pos).ok_or_else(bad)?; // at
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok(None)
+}
+
 /// Value of the history table: version byte and the entries under one key.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub(crate) struct HistValue<'a> {
@@ -420,6 +489,13 @@ pub(crate) fn encode<T: Serialize>(t: &T) -> Result<Vec<u8>> {
     postcard::to_allocvec(t).map_err(Error::from)
 }
 
+/// Encodes a stored record at the end of `out` (reusing its allocation).
+pub(crate) fn encode_into<T: Serialize>(t: &T, out: &mut Vec<u8>) -> Result<()> {
+    let v = std::mem::take(out);
+    *out = postcard::to_extend(t, v).map_err(Error::from)?;
+    Ok(())
+}
+
 /// Decodes the metadata of an article record.
 pub(crate) fn decode_meta(b: &[u8]) -> Result<RecordMeta<'_>> {
     decode(b, "record metadata")
@@ -440,6 +516,45 @@ pub(crate) fn head_end(bytes: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hist_find_walks_postcard() {
+        let v = HistValue {
+            v: IDX_VERSION,
+            entries: vec![
+                HistEntry::Present {
+                    id: "<a@x>".into(),
+                    token: [7; Token::SIZE],
+                    arrival: -5,
+                    expires: Some(1 << 40),
+                    places: vec![(1, 2), (300, 1 << 33)],
+                },
+                HistEntry::Rejected {
+                    id: "<b@x>".into(),
+                    at: 99,
+                },
+                HistEntry::Present {
+                    id: "<c@x>".into(),
+                    token: [9; Token::SIZE],
+                    arrival: 5,
+                    expires: None,
+                    places: vec![],
+                },
+            ],
+        };
+        let b = encode(&v).unwrap();
+        assert_eq!(
+            hist_find(&b, "<a@x>").unwrap(),
+            Some(HistFound::Present([7; Token::SIZE]))
+        );
+        assert_eq!(hist_find(&b, "<b@x>").unwrap(), Some(HistFound::Rejected));
+        assert_eq!(
+            hist_find(&b, "<c@x>").unwrap(),
+            Some(HistFound::Present([9; Token::SIZE]))
+        );
+        assert_eq!(hist_find(&b, "<d@x>").unwrap(), None);
+        assert!(hist_find(&b[..b.len() - 1], "<d@x>").is_err());
+    }
 
     #[test]
     fn token_round_trip() {

@@ -9,9 +9,8 @@ use crate::error::{Error, Result};
 use crate::format::{
     GroupRec, HistEntry, HistValue, IDX_VERSION, OverRec, SegStat, Token, decode, encode, hist_key,
 };
+use crate::history::{HistTx, History, encode_hist_mark};
 
-/// history: first 16 bytes of blake3(message-id) -> [`HistValue`].
-pub(crate) const HISTORY: TableDefinition<'_, u128, &[u8]> = TableDefinition::new("history");
 /// Name of the overview table of one group: `ov.<group id>`.
 pub(crate) fn ov_name(gid: u32) -> String {
     format!("ov.{gid}")
@@ -34,11 +33,12 @@ pub(crate) const GROUP_IDS: TableDefinition<'_, u32, &str> = TableDefinition::ne
 pub(crate) const SEGMENTS: TableDefinition<'_, u32, &[u8]> = TableDefinition::new("segments");
 /// (segment << 32 | offset) -> reason.
 pub(crate) const QUARANTINE: TableDefinition<'_, u64, &str> = TableDefinition::new("quarantine");
-/// store-wide values: "format", "mark", "next_group_id".
+/// store-wide values: "format", "mark", "history" (generation and committed length of the
+/// history log), "next_group_id".
 pub(crate) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 
 /// Version of the index database layout.
-pub(crate) const FORMAT: u8 = 1;
+pub(crate) const FORMAT: u8 = 2;
 
 /// Encodes the "indexed up to" mark.
 pub(crate) fn encode_mark(seg: u32, off: u64) -> [u8; 12] {
@@ -71,7 +71,8 @@ pub(crate) struct IndexArticle<'a> {
 
 /// The open tables of one write transaction plus write-back caches.
 pub(crate) struct Wtx<'t> {
-    pub hist: Table<'t, u128, &'static [u8]>,
+    pub hist: HistTx,
+    pub history: &'t History,
     txn: &'t WriteTransaction,
     over: HashMap<u32, Table<'t, u64, &'static [u8]>>,
     pub arr: Table<'t, (i64, u32, u64), ()>,
@@ -88,9 +89,10 @@ pub(crate) struct Wtx<'t> {
 }
 
 impl<'t> Wtx<'t> {
-    pub fn open(txn: &'t WriteTransaction) -> Result<Self> {
+    pub fn open(txn: &'t WriteTransaction, history: &'t History) -> Result<Self> {
         Ok(Wtx {
-            hist: txn.open_table(HISTORY)?,
+            hist: HistTx::default(),
+            history,
             txn,
             over: HashMap::new(),
             arr: txn.open_table(ARRIVAL)?,
@@ -146,7 +148,9 @@ impl<'t> Wtx<'t> {
             };
             self.gcache.insert(name.to_string(), rec);
         }
-        self.gdirty.insert(name.to_string());
+        if !self.gdirty.contains(name) {
+            self.gdirty.insert(name.to_string());
+        }
         Ok(self.gcache.get_mut(name))
     }
 
@@ -242,10 +246,10 @@ impl<'t> Wtx<'t> {
     /// The history entry for an id (owned).
     pub fn hist_get(&self, id: &str) -> Result<Option<HistEntry<'static>>> {
         let key = hist_key(id);
-        let Some(v) = self.hist.get(&key)? else {
+        let Some(v) = self.hist.get(self.history, key)? else {
             return Ok(None);
         };
-        let hv: HistValue<'_> = decode(v.value(), "history")?;
+        let hv: HistValue<'_> = decode(&v, "history")?;
         Ok(hv
             .entries
             .into_iter()
@@ -256,10 +260,10 @@ impl<'t> Wtx<'t> {
     /// The history entry for an id, and whether its key holds any entry (of any id).
     pub fn hist_probe(&self, id: &str) -> Result<(Option<HistEntry<'static>>, bool)> {
         let key = hist_key(id);
-        let Some(v) = self.hist.get(&key)? else {
+        let Some(v) = self.hist.get(self.history, key)? else {
             return Ok((None, false));
         };
-        let hv: HistValue<'_> = decode(v.value(), "history")?;
+        let hv: HistValue<'_> = decode(&v, "history")?;
         Ok((
             hv.entries
                 .into_iter()
@@ -272,9 +276,9 @@ impl<'t> Wtx<'t> {
     /// Sets (or with `None`, removes) the history entry for an id, keeping colliding entries.
     pub fn hist_put(&mut self, id: &str, entry: Option<HistEntry<'_>>) -> Result<()> {
         let key = hist_key(id);
-        let mut entries: Vec<HistEntry<'static>> = match self.hist.get(&key)? {
+        let mut entries: Vec<HistEntry<'static>> = match self.hist.get(self.history, key)? {
             Some(v) => {
-                let hv: HistValue<'_> = decode(v.value(), "history")?;
+                let hv: HistValue<'_> = decode(&v, "history")?;
                 hv.entries
                     .into_iter()
                     .filter(|e| e.id() != id)
@@ -287,13 +291,13 @@ impl<'t> Wtx<'t> {
             entries.push(e.into_owned());
         }
         if entries.is_empty() {
-            self.hist.remove(&key)?;
+            self.hist.remove(key);
         } else {
             let bytes = encode(&HistValue {
                 v: IDX_VERSION,
                 entries,
             })?;
-            self.hist.insert(&key, bytes.as_slice())?;
+            self.hist.insert(key, &bytes);
         }
         Ok(())
     }
@@ -349,7 +353,7 @@ impl<'t> Wtx<'t> {
                 v: IDX_VERSION,
                 entries: vec![entry],
             })?;
-            self.hist.insert(&hist_key(a.id), bytes.as_slice())?;
+            self.hist.insert(hist_key(a.id), &bytes);
         } else {
             self.hist_put(a.id, Some(entry))?;
         }
@@ -459,6 +463,23 @@ impl<'t> Wtx<'t> {
     pub fn set_mark(&mut self, seg: u32, off: u64) -> Result<()> {
         self.meta.insert("mark", encode_mark(seg, off).as_slice())?;
         Ok(())
+    }
+
+    /// Appends the staged history records to the log (fsynced when `durable`) and stores the
+    /// new committed length in this transaction. The returned changes are published with
+    /// [`History::publish`] once the transaction has committed.
+    pub fn finish_history(&mut self, durable: bool) -> Result<HistTx> {
+        let tx = std::mem::take(&mut self.hist);
+        if let Some((gen_id, len)) = tx.compacted_mark() {
+            self.meta
+                .insert("history", encode_hist_mark(gen_id, len).as_slice())?;
+        } else if !tx.is_empty() {
+            let len = self.history.append(&tx, durable)?;
+            let (gen_id, _) = self.history.mark()?;
+            self.meta
+                .insert("history", encode_hist_mark(gen_id, len).as_slice())?;
+        }
+        Ok(tx)
     }
 
     /// Writes the caches back.

@@ -27,6 +27,7 @@
 mod error;
 mod expire;
 mod format;
+mod history;
 mod index;
 mod maint;
 mod queue;

@@ -11,7 +11,8 @@ use crate::format::{
     GroupRec, HistEntry, HistValue, IDX_VERSION, KIND_ARTICLE, OverRec, SEG_HDR, Token, decode,
     decode_meta,
 };
-use crate::index::{ARRIVAL, GROUP_IDS, GROUPS, HISTORY, META, Wtx, decode_mark, ov_def, ov_name};
+use crate::history::{HISTORY_FILE, History, LOG_HDR};
+use crate::index::{ARRIVAL, GROUP_IDS, GROUPS, META, Wtx, decode_mark, ov_def, ov_name};
 use crate::spool::{self, ScanItem, SegScanner};
 use crate::store::{
     Config, GroupStatus, INDEX_FILE, Progress, SPOOL_DIR, Store, apply_record, init_tables, open_db,
@@ -121,8 +122,7 @@ impl Store {
             done: total,
             total,
         });
-        // 2. history -> spool and overview
-        let hist = txn.open_table(HISTORY)?;
+        // 2. history -> spool and overview (the history log's live records)
         let mut tables: HashMap<u32, Option<redb::ReadOnlyTable<u64, &'static [u8]>>> =
             HashMap::new();
         let open_ov = |gid: u32| -> Result<Option<redb::ReadOnlyTable<u64, &'static [u8]>>> {
@@ -133,31 +133,45 @@ impl Store {
                 Err(e) => Err(e.into()),
             }
         };
-        let hist_total = hist.len()?;
+        let (hist_total, ..) = self.history.stats()?;
         let mut n = 0u64;
-        for item in hist.iter()? {
-            let (_, v) = item?;
-            n += 1;
-            if n.is_multiple_of(4096) {
-                progress(Progress {
-                    phase: "history",
-                    done: n,
-                    total: hist_total,
-                });
-            }
-            let hv: HistValue<'_> = match decode(v.value(), "history") {
-                Ok(h) => h,
-                Err(e) => {
-                    rep.problem(format!("history: {e}"));
-                    continue;
+        let mut cursor = Some(LOG_HDR);
+        while let Some(from) = cursor {
+            let mut entries = Vec::new();
+            cursor = self.history.scan(from, 4096, |_, v, live| {
+                if !live {
+                    return Ok(());
                 }
-            };
-            for e in hv.entries {
-                let HistEntry::Present {
-                    id, token, places, ..
-                } = e
-                else {
-                    continue;
+                match decode::<HistValue<'_>>(v, "history") {
+                    Ok(hv) => {
+                        entries.extend(hv.entries.into_iter().map(HistEntry::into_owned));
+                    }
+                    Err(e) => entries.push(HistEntry::Rejected {
+                        id: format!("(undecodable history value: {e})").into(),
+                        at: i64::MIN,
+                    }),
+                }
+                Ok(())
+            })?;
+            for e in entries {
+                n += 1;
+                if n.is_multiple_of(4096) {
+                    progress(Progress {
+                        phase: "history",
+                        done: n,
+                        total: hist_total,
+                    });
+                }
+                let (id, token, places) = match e {
+                    HistEntry::Present {
+                        id, token, places, ..
+                    } => (id, token, places),
+                    HistEntry::Rejected { id, at } => {
+                        if at == i64::MIN {
+                            rep.problem(format!("history: {id}"));
+                        }
+                        continue;
+                    }
                 };
                 rep.articles += 1;
                 let t = Token::from_bytes(&token);
@@ -237,9 +251,9 @@ impl Store {
                 e.1 = e.1.min(num);
                 e.2 = e.2.max(num);
                 let o: OverRec<'_> = decode(v.value(), "overview")?;
-                let ok = match hist.get(&crate::format::hist_key(&o.message_id))? {
+                let ok = match self.history.get(crate::format::hist_key(&o.message_id))? {
                     Some(hv) => {
-                        let hv: HistValue<'_> = decode(hv.value(), "history")?;
+                        let hv: HistValue<'_> = decode(&hv, "history")?;
                         hv.entries.iter().any(|e| {
                             matches!(e, HistEntry::Present { id, places, .. }
                             if *id == o.message_id && places.contains(&(g, num)))
@@ -326,12 +340,24 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
         }
+        let hist_path = root.join(HISTORY_FILE);
+        let hist_tmp = root.join(format!("{HISTORY_FILE}.rebuild"));
         let db = open_db(&tmp, cfg)?;
         init_tables(&db)?;
+        let hist = History::create(&hist_tmp)?;
+        {
+            let (gen_id, len) = hist.mark()?;
+            let txn = db.begin_write()?;
+            txn.open_table(META)?.insert(
+                "history",
+                crate::history::encode_hist_mark(gen_id, len).as_slice(),
+            )?;
+            txn.commit()?;
+        }
         {
             let txn = db.begin_write()?;
             {
-                let mut w = Wtx::open(&txn)?;
+                let mut w = Wtx::open(&txn, &hist)?;
                 for (name, g) in &old_groups {
                     let id = w.next_group_id()?;
                     w.put_group(
@@ -368,8 +394,8 @@ impl Store {
             let mut seg_done = false;
             while !seg_done {
                 let t = db.begin_write()?;
-                {
-                    let mut w = Wtx::open(&t)?;
+                let htx = {
+                    let mut w = Wtx::open(&t, &hist)?;
                     for _ in 0..4096 {
                         let Some(item) = sc.next_item()? else {
                             seg_done = true;
@@ -378,8 +404,10 @@ impl Store {
                         rebuild_item(&mut w, s, item, &mut rep)?;
                     }
                     w.flush()?;
-                }
+                    w.finish_history(false)?
+                };
                 t.commit()?;
+                hist.publish(htx)?;
                 progress(Progress {
                     phase: "rebuild",
                     done: done + sc.pos(),
@@ -389,14 +417,19 @@ impl Store {
             done += seg_len;
         }
         {
+            hist.sync()?;
             let t = db.begin_write()?;
             {
-                let mut w = Wtx::open(&t)?;
+                let mut w = Wtx::open(&t, &hist)?;
                 w.set_mark(end.0, end.1)?;
             }
             t.commit()?;
         }
         drop(db);
+        drop(hist);
+        // history first: a crash between the renames leaves a new log next to the old index,
+        // which open refuses (generations differ) until rebuild runs again
+        std::fs::rename(&hist_tmp, &hist_path)?;
         std::fs::rename(&tmp, &index)?;
         spool::sync_dir(root)?;
         progress(Progress {

@@ -21,9 +21,10 @@ use crate::format::{
     REC_HDR, RecHeader, RecordMeta, SEG_HDR, Token, decode, decode_meta, encode, head_end,
     hist_key,
 };
+use crate::history::{HISTORY_FILE, History, decode_hist_mark, encode_hist_mark};
 use crate::index::{
-    ARRIVAL, FORMAT, GROUP_IDS, GROUPS, HISTORY, IndexArticle, META, QUARANTINE, SEGMENTS, Wtx,
-    decode_mark, ov_def, ov_name,
+    ARRIVAL, FORMAT, GROUP_IDS, GROUPS, IndexArticle, META, QUARANTINE, SEGMENTS, Wtx, decode_mark,
+    ov_def, ov_name,
 };
 use crate::spool::{self, ScanItem, SegFiles, SegScanner};
 
@@ -316,7 +317,10 @@ pub(crate) struct Writer {
     pub len: u64,
     pending: Vec<u8>,
     pending_at: u64,
+    /// Segments closed since the last durable sync (fsynced by the next one).
     retired: Vec<File>,
+    /// Bytes were written to the active segment since its last fsync.
+    unsynced: bool,
     pub poisoned: bool,
     pub expire: ExpireState,
 }
@@ -346,6 +350,7 @@ impl Writer {
         let f = spool::create_segment(dir, next)?;
         let old = std::mem::replace(&mut self.file, f);
         self.retired.push(old);
+        self.unsynced = false;
         self.seg = next;
         self.len = SEG_HDR;
         self.pending_at = SEG_HDR;
@@ -367,20 +372,30 @@ impl Writer {
             self.file.write_all_at(&self.pending, self.pending_at)?;
             self.pending_at += self.pending.len() as u64;
             self.pending.clear();
+            self.unsynced = true;
         }
         Ok(())
     }
 
-    /// Writes the pending bytes and, when durable, fsyncs every touched segment.
+    /// Whether [`Writer::sync`] has anything to do.
+    pub fn needs_sync(&self, durable: bool) -> bool {
+        !self.pending.is_empty() || (durable && (self.unsynced || !self.retired.is_empty()))
+    }
+
+    /// Writes the pending bytes and, when durable, fsyncs every segment touched since the last
+    /// durable sync (nothing when nothing was written: no syscall).
     pub fn sync(&mut self, durable: bool) -> Result<()> {
         self.write_pending()?;
         if durable {
             for f in &self.retired {
                 f.sync_data()?;
             }
-            self.file.sync_data()?;
+            self.retired.clear();
+            if self.unsynced {
+                self.file.sync_data()?;
+                self.unsynced = false;
+            }
         }
-        self.retired.clear();
         Ok(())
     }
 }
@@ -394,6 +409,7 @@ pub struct Store {
     pub(crate) spool_dir: PathBuf,
     pub(crate) cfg: Config,
     pub(crate) db: Database,
+    pub(crate) history: History,
     pub(crate) segs: SegFiles,
     pub(crate) writer: Mutex<Writer>,
     quarantined: RwLock<HashSet<u64>>,
@@ -456,6 +472,46 @@ pub(crate) fn open_db(path: &Path, cfg: &Config) -> Result<Database> {
     Ok(db)
 }
 
+/// Opens the history log named by the index's history mark (creating both for a new index).
+pub(crate) fn open_history(
+    db: &Database,
+    path: &Path,
+    report: &mut RecoveryReport,
+) -> Result<History> {
+    let mark = {
+        let r = db.begin_read()?;
+        let meta = r.open_table(META)?;
+        let v = meta.get("history")?;
+        match v {
+            Some(v) => Some(
+                decode_hist_mark(v.value())
+                    .ok_or_else(|| Error::CorruptIndex("history mark".into()))?,
+            ),
+            None => None,
+        }
+    };
+    match mark {
+        Some((gen_id, len)) => {
+            let (h, cut) = History::open(path, gen_id, len)?;
+            if cut > 0 {
+                report.problems.push(format!(
+                    "history log: {cut} bytes after the committed length cut off"
+                ));
+            }
+            Ok(h)
+        }
+        None => {
+            let h = History::create(path)?;
+            let (gen_id, len) = h.mark()?;
+            let txn = db.begin_write()?;
+            txn.open_table(META)?
+                .insert("history", encode_hist_mark(gen_id, len).as_slice())?;
+            txn.commit()?;
+            Ok(h)
+        }
+    }
+}
+
 /// Creates every table and checks the format version.
 pub(crate) fn init_tables(db: &Database) -> Result<()> {
     let txn = db.begin_write()?;
@@ -475,7 +531,6 @@ pub(crate) fn init_tables(db: &Database) -> Result<()> {
                 meta.insert("format", [FORMAT].as_slice())?;
             }
         }
-        txn.open_table(HISTORY)?;
         txn.open_table(ARRIVAL)?;
         txn.open_table(GROUPS)?;
         txn.open_table(GROUP_IDS)?;
@@ -513,6 +568,7 @@ impl Store {
         let db = open_db(&index_path, &cfg)?;
         init_tables(&db)?;
         let mut report = RecoveryReport::default();
+        let history = open_history(&db, &root.join(HISTORY_FILE), &mut report)?;
 
         let (mark, quarantined) = {
             let r = db.begin_read()?;
@@ -583,7 +639,7 @@ impl Store {
                     }
                 }
                 if pending.len() >= 1024 {
-                    Self::reindex(&db, &cfg, &mut pending, &mut report, None)?;
+                    Self::reindex(&db, &history, &cfg, &mut pending, &mut report, None)?;
                 }
             }
             if let Some(at) = cut {
@@ -607,8 +663,16 @@ impl Store {
             let len = f.metadata()?.len();
             (last, f, len)
         };
-        Self::reindex(&db, &cfg, &mut pending, &mut report, Some((seg, len)))?;
+        Self::reindex(
+            &db,
+            &history,
+            &cfg,
+            &mut pending,
+            &mut report,
+            Some((seg, len)),
+        )?;
         Ok(Store {
+            history,
             segs: SegFiles::new(spool_dir.clone()),
             root,
             spool_dir,
@@ -621,6 +685,7 @@ impl Store {
                 pending: Vec::new(),
                 pending_at: len,
                 retired: Vec::new(),
+                unsynced: false,
                 poisoned: false,
                 expire: ExpireState::default(),
             }),
@@ -633,6 +698,7 @@ impl Store {
     /// Indexes records found after the mark (recovery), in one transaction.
     fn reindex(
         db: &Database,
+        history: &History,
         cfg: &Config,
         pending: &mut Vec<(Token, u8, i64, Vec<u8>)>,
         report: &mut RecoveryReport,
@@ -643,8 +709,8 @@ impl Store {
         }
         let txn = db.begin_write()?;
         let mut last_end = None;
-        {
-            let mut w = Wtx::open(&txn)?;
+        let htx = {
+            let mut w = Wtx::open(&txn, history)?;
             for (token, kind, arrival, meta) in pending.drain(..) {
                 last_end = Some((token.segment, token.offset() + token.record_len()));
                 if apply_record(&mut w, token, kind, arrival, &meta, false)? {
@@ -657,11 +723,12 @@ impl Store {
                 w.set_mark(s, o)?;
             }
             w.flush()?;
-        }
+            w.finish_history(true)?
+        };
         let mut txn = txn;
         txn.set_quick_repair(cfg.quick_repair);
         txn.commit()?;
-        Ok(())
+        history.publish(htx)
     }
 
     /// What the last open found and repaired.
@@ -716,19 +783,37 @@ impl Store {
     ) -> Result<T> {
         let mut w = self.lock_writer()?;
         let before = (w.seg, w.len);
+        let durable = self.cfg.durable;
         let res = (|| {
             let txn = self.begin_write()?;
-            let out = {
-                let mut wtx = Wtx::open(&txn)?;
+            let (out, htx) = {
+                let mut wtx = Wtx::open(&txn, &self.history)?;
                 let out = f(&mut w, &mut wtx)?;
                 self.flush_quarantine_into(&mut wtx)?;
-                w.sync(self.cfg.durable)?;
                 let (s, l) = (w.seg, w.len);
+                // spool and history log are written and fsynced concurrently; both before
+                // the commit that records their new lengths
+                let wr: &mut Writer = &mut w;
+                let htx = if wr.needs_sync(durable) && !wtx.hist.is_empty() {
+                    std::thread::scope(|sc| -> Result<_> {
+                        let spool = sc.spawn(move || wr.sync(durable));
+                        let h = wtx.finish_history(durable);
+                        let synced = spool.join().unwrap_or_else(|_| {
+                            Err(Error::Io(io::Error::other("spool writer panicked")))
+                        });
+                        synced?;
+                        h
+                    })?
+                } else {
+                    wr.sync(durable)?;
+                    wtx.finish_history(durable)?
+                };
                 wtx.set_mark(s, l)?;
                 wtx.flush()?;
-                out
+                (out, htx)
             };
             txn.commit()?;
+            self.history.publish(htx)?;
             Ok(out)
         })();
         if let Err(e) = &res {
@@ -755,10 +840,15 @@ impl Store {
         let seg_size = self.cfg.segment_size;
         let pathhost = self.cfg.pathhost.clone();
         let max_article = self.cfg.max_article;
+        let durable = self.cfg.durable;
         self.write_op(|w, wtx| {
             let mut out = Vec::with_capacity(batch.len());
+            let mut staged: Vec<Staged<'_>> = Vec::with_capacity(batch.len());
             let mut seen: HashSet<&str> = HashSet::with_capacity(batch.len());
+            let mut staged_keys: HashSet<u64> = HashSet::with_capacity(batch.len());
             let mut xref_line = Vec::with_capacity(256);
+            let mut mbytes = Vec::with_capacity(512);
+            // Pass 1: decide, number and build the spool records (no index writes yet).
             for art in batch {
                 if !valid_message_id(art.message_id) {
                     out.push(StoreOutcome::Refused(RefuseReason::BadMessageId));
@@ -789,9 +879,9 @@ impl Store {
                     continue;
                 };
                 // resolve groups: dedupe, follow one alias, skip unknown and x
-                let mut places: Vec<(String, u32, u64)> = Vec::new();
+                let mut places: Vec<(String, u32, u64)> = Vec::with_capacity(art.groups.len());
                 for &g in &art.groups {
-                    let mut name = g.to_string();
+                    let mut name = Cow::Borrowed(g);
                     let mut hops = 0;
                     let target = loop {
                         let Some(rec) = wtx.group(&name)? else {
@@ -801,29 +891,32 @@ impl Store {
                             Some(GroupStatus::Disabled) => break None,
                             Some(GroupStatus::Alias(t)) if hops < 4 => {
                                 hops += 1;
-                                name = t;
+                                name = Cow::Owned(t);
                             }
                             Some(GroupStatus::Alias(_)) => break None,
-                            _ => break Some((name.clone(), rec.id)),
+                            _ => break Some(rec.id),
                         }
                     };
-                    if let Some((name, id)) = target
+                    if let Some(id) = target
                         && !places.iter().any(|p| p.1 == id)
                     {
-                        places.push((name, id, 0));
+                        places.push((name.into_owned(), id, 0));
                     }
                 }
                 if places.is_empty() {
                     out.push(StoreOutcome::Refused(RefuseReason::NoGroups));
                     continue;
                 }
-                // assign numbers: next after the high water mark (never reused)
+                // assign numbers: next after the high water mark (never reused); the high
+                // water mark moves now so that the next article of the batch gets the next one
                 for p in &mut places {
                     if let Some(g) = wtx.group(&p.0)? {
                         p.2 = g.high + 1;
+                        g.high = p.2;
                     }
                 }
-                let mut xref = pathhost.clone();
+                let mut xref = String::with_capacity(pathhost.len() + 32 * places.len());
+                xref.push_str(&pathhost);
                 for (name, _, n) in &places {
                     use std::fmt::Write as _;
                     let _ = write!(xref, " {name}:{n}");
@@ -849,8 +942,9 @@ impl Store {
                     lines: art.overview.lines,
                     xref: xref.as_str().into(),
                 };
-                let mut mbytes = encode(&meta)?;
-                let mut feeds: Vec<&str> = Vec::with_capacity(art.feeds.len());
+                mbytes.clear();
+                crate::format::encode_into(&meta, &mut mbytes)?;
+                let mut feeds: Vec<&str> = Vec::new();
                 for f in &art.feeds {
                     if crate::queue::valid_peer(f) && !feeds.contains(f) {
                         feeds.push(f);
@@ -871,37 +965,72 @@ impl Store {
                 buf.extend_from_slice(&xref_line);
                 buf.extend_from_slice(rest);
                 let token = header.token(seg, off);
-                let ps: Vec<(&str, u32, u64)> = places
-                    .iter()
-                    .map(|(n, g, num)| (n.as_str(), *g, *num))
-                    .collect();
-                wtx.index_article(
-                    &IndexArticle {
-                        id: art.message_id,
-                        token,
-                        arrival: art.arrival,
-                        expires: art.expires,
-                        subject: art.overview.subject,
-                        from: art.overview.from,
-                        date: art.overview.date,
-                        references: art.overview.references,
-                        lines: art.overview.lines,
-                        xref: &xref,
-                    },
-                    &ps,
-                    !key_used,
-                )?;
-                if !feeds.is_empty() {
-                    let q = wtx.queue()?;
-                    for f in &feeds {
-                        q.push(f, token, art.arrival, art.message_id)?;
-                    }
-                }
-                out.push(StoreOutcome::Stored {
+                let key = hist_key(art.message_id);
+                // two ids of this batch with the same 128-bit key: the second must merge
+                let key_used = key_used || !staged_keys.insert(key);
+                staged.push(Staged {
+                    out: out.len(),
+                    art,
                     token,
-                    numbers: places.into_iter().map(|(n, _, num)| (n, num)).collect(),
+                    xref,
+                    places,
+                    feeds,
+                    key_used,
                 });
+                out.push(StoreOutcome::Duplicate); // replaced in pass 2
             }
+            // Pass 2: write and fsync the spool on a second thread while the index updates
+            // are staged in the transaction (the commit still waits for the fsync).
+            std::thread::scope(|s| -> Result<()> {
+                let spool = s.spawn(|| w.sync(durable));
+                let res = (|| -> Result<()> {
+                    for st in staged {
+                        let art = st.art;
+                        let ps: Vec<(&str, u32, u64)> = st
+                            .places
+                            .iter()
+                            .map(|(n, g, num)| (n.as_str(), *g, *num))
+                            .collect();
+                        wtx.index_article(
+                            &IndexArticle {
+                                id: art.message_id,
+                                token: st.token,
+                                arrival: art.arrival,
+                                expires: art.expires,
+                                subject: art.overview.subject,
+                                from: art.overview.from,
+                                date: art.overview.date,
+                                references: art.overview.references,
+                                lines: art.overview.lines,
+                                xref: &st.xref,
+                            },
+                            &ps,
+                            !st.key_used,
+                        )?;
+                        if !st.feeds.is_empty() {
+                            let q = wtx.queue()?;
+                            for f in &st.feeds {
+                                q.push(f, st.token, art.arrival, art.message_id)?;
+                            }
+                        }
+                        if let Some(o) = out.get_mut(st.out) {
+                            *o = StoreOutcome::Stored {
+                                token: st.token,
+                                numbers: st
+                                    .places
+                                    .into_iter()
+                                    .map(|(n, _, num)| (n, num))
+                                    .collect(),
+                            };
+                        }
+                    }
+                    Ok(())
+                })();
+                let synced = spool
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::Io(io::Error::other("spool writer panicked"))));
+                res.and(synced)
+            })?;
             Ok(out)
         })
     }
@@ -981,10 +1110,11 @@ impl Store {
     pub fn flush(&self) -> Result<()> {
         let mut w = self.lock_writer()?;
         w.sync(true)?;
+        self.history.sync()?;
         let mut txn = self.db.begin_write()?;
         txn.set_quick_repair(self.cfg.quick_repair);
         {
-            let mut wtx = Wtx::open(&txn)?;
+            let mut wtx = Wtx::open(&txn, &self.history)?;
             let (s, l) = (w.seg, w.len);
             wtx.set_mark(s, l)?;
             self.flush_quarantine_into(&mut wtx)?;
@@ -1004,9 +1134,22 @@ impl Store {
         Snapshot::new(self, txn)
     }
 
-    /// History lookup of a message-id.
+    /// History lookup of a message-id (the in-memory history index and one positioned read of
+    /// the history log; no index transaction).
     pub fn lookup(&self, message_id: &str) -> Result<Lookup> {
-        self.snapshot()?.lookup(message_id)
+        let found = self
+            .history
+            .with_value(hist_key(message_id), |v| {
+                crate::format::hist_find(v, message_id)
+            })?
+            .flatten();
+        Ok(match found {
+            Some(crate::format::HistFound::Present(token)) => {
+                Lookup::Present(Token::from_bytes(&token))
+            }
+            Some(crate::format::HistFound::Rejected) => Lookup::Rejected,
+            None => Lookup::Unknown,
+        })
     }
 
     /// Whether a record is quarantined.
@@ -1032,7 +1175,7 @@ impl Store {
             let r = (|| -> Result<()> {
                 let txn = self.begin_write()?;
                 {
-                    let mut wtx = Wtx::open(&txn)?;
+                    let mut wtx = Wtx::open(&txn, &self.history)?;
                     self.flush_quarantine_into(&mut wtx)?;
                 }
                 txn.commit()?;
@@ -1274,10 +1417,21 @@ pub(crate) fn apply_record(
     Ok(true)
 }
 
+/// An article of a batch accepted by the first pass of [`Store::store_batch`], indexed by the
+/// second.
+struct Staged<'a> {
+    out: usize,
+    art: &'a NewArticle<'a>,
+    token: Token,
+    xref: String,
+    places: Vec<(String, u32, u64)>,
+    feeds: Vec<&'a str>,
+    key_used: bool,
+}
+
 /// A consistent read view of the index.
 pub struct Snapshot<'s> {
     store: &'s Store,
-    hist: ReadOnlyTable<u128, &'static [u8]>,
     groups: ReadOnlyTable<&'static str, &'static [u8]>,
     gids: ReadOnlyTable<u32, &'static str>,
     arr: ReadOnlyTable<(i64, u32, u64), ()>,
@@ -1288,7 +1442,6 @@ impl<'s> Snapshot<'s> {
     fn new(store: &'s Store, txn: ReadTransaction) -> Result<Self> {
         Ok(Snapshot {
             store,
-            hist: txn.open_table(HISTORY)?,
             groups: txn.open_table(GROUPS)?,
             gids: txn.open_table(GROUP_IDS)?,
             arr: txn.open_table(ARRIVAL)?,
@@ -1298,28 +1451,15 @@ impl<'s> Snapshot<'s> {
 
     /// History lookup.
     pub fn lookup(&self, message_id: &str) -> Result<Lookup> {
-        let Some(v) = self.hist.get(&hist_key(message_id))? else {
-            return Ok(Lookup::Unknown);
-        };
-        let hv: HistValue<'_> = decode(v.value(), "history")?;
-        for e in hv.entries {
-            match e {
-                HistEntry::Present { id, token, .. } if id == message_id => {
-                    return Ok(Lookup::Present(Token::from_bytes(&token)));
-                }
-                HistEntry::Rejected { id, .. } if id == message_id => return Ok(Lookup::Rejected),
-                _ => {}
-            }
-        }
-        Ok(Lookup::Unknown)
+        self.store.lookup(message_id)
     }
 
     /// Arrival time, Expires and (group, number) filings of a stored article.
     pub fn article_info(&self, message_id: &str) -> Result<Option<ArticleInfo>> {
-        let Some(v) = self.hist.get(&hist_key(message_id))? else {
+        let Some(v) = self.store.history.get(hist_key(message_id))? else {
             return Ok(None);
         };
-        let hv: HistValue<'_> = decode(v.value(), "history")?;
+        let hv: HistValue<'_> = decode(&v, "history")?;
         for e in hv.entries {
             if let HistEntry::Present {
                 id,
@@ -1651,7 +1791,15 @@ impl Store {
         let g = size(&txn.open_table(GROUPS)?)?;
         let gi = size(&txn.open_table(GROUP_IDS)?)?;
         Ok(IndexStats {
-            history: size(&txn.open_table(HISTORY)?)?,
+            history: {
+                let (rows, len, live) = self.history.stats()?;
+                TableSize {
+                    rows,
+                    stored_bytes: live,
+                    metadata_bytes: 0,
+                    fragmented_bytes: len.saturating_sub(live + crate::history::LOG_HDR),
+                }
+            },
             overview: {
                 let mut tot = TableSize::default();
                 for item in txn.open_table(GROUP_IDS)?.iter()? {
