@@ -15,7 +15,11 @@ pub(crate) fn all_bytes(v: &[u8], ok: impl Fn(u8) -> bool + Copy) -> bool {
             return false;
         }
     }
-    chunks.remainder().iter().fold(true, |a, &b| a & ok(b))
+    match v.last_chunk::<CHUNK>() {
+        // The tail again as one whole (overlapping) chunk.
+        Some(c) => c.iter().fold(true, |a, &b| a & ok(b)),
+        None => chunks.remainder().iter().fold(true, |a, &b| a & ok(b)),
+    }
 }
 
 /// Whether `b` is printable US-ASCII other than space (0x21..=0x7e).
@@ -40,20 +44,32 @@ pub(crate) fn any_triple(
     b: impl Fn(u8) -> bool + Copy,
     c: impl Fn(u8) -> bool + Copy,
 ) -> bool {
-    let n = v.len();
-    if n < 3 {
+    let mut rest = v;
+    // Whole chunks: CHUNK starting positions, each with its two following bytes.
+    while let Some(w) = rest.first_chunk::<{ CHUNK + 2 }>() {
+        let mut hit = false;
+        for k in 0..CHUNK {
+            hit |= a(w[k]) & b(w[k + 1]) & c(w[k + 2]);
+        }
+        if hit {
+            return true;
+        }
+        rest = &rest[CHUNK..];
+    }
+    if rest.len() < 3 {
         return false;
     }
-    let (x, y, z) = (&v[..n - 2], &v[1..n - 1], &v[2..]);
-    x.chunks(CHUNK)
-        .zip(y.chunks(CHUNK))
-        .zip(z.chunks(CHUNK))
-        .any(|((x, y), z)| {
-            x.iter()
-                .zip(y)
-                .zip(z)
-                .fold(false, |acc, ((&p, &q), &r)| acc | (a(p) & b(q) & c(r)))
-        })
+    match v.last_chunk::<{ CHUNK + 2 }>() {
+        // The tail again as one whole (overlapping) chunk.
+        Some(w) => {
+            let mut hit = false;
+            for k in 0..CHUNK {
+                hit |= a(w[k]) & b(w[k + 1]) & c(w[k + 2]);
+            }
+            hit
+        }
+        None => rest.windows(3).any(|w| a(w[0]) & b(w[1]) & c(w[2])),
+    }
 }
 
 /// Class bits of [`CLASS`].

@@ -50,7 +50,6 @@ pub struct HeaderField<'a> {
     name: &'a [u8],
     value: &'a [u8],
     raw: &'a [u8],
-    known: u8,
 }
 
 impl<'a> HeaderField<'a> {
@@ -78,11 +77,6 @@ impl<'a> HeaderField<'a> {
     /// Whether this field's name equals `name`, ignoring ASCII case.
     pub fn name_is(&self, name: &str) -> bool {
         self.name.eq_ignore_ascii_case(name.as_bytes())
-    }
-
-    /// Index into [`KNOWN_NAMES`] of this field's name, if it is one of them.
-    pub(crate) fn known(&self) -> Option<usize> {
-        (self.known != UNKNOWN).then_some(usize::from(self.known))
     }
 }
 
@@ -339,7 +333,6 @@ impl<'a> Headers<'a> {
             name: d.get(r.name.clone()).unwrap_or_default(),
             value: d.get(r.value.clone()).unwrap_or_default(),
             raw: d.get(r.raw.clone()).unwrap_or_default(),
-            known: r.known,
         }
     }
 
@@ -382,6 +375,20 @@ impl<'a> Headers<'a> {
     /// All fields in order.
     pub fn iter(&self) -> impl Iterator<Item = HeaderField<'a>> + '_ {
         self.fields.iter().map(|r| self.field(r))
+    }
+
+    /// `(index into KNOWN_NAMES, value)` of the fields with a known name, in order.
+    pub(crate) fn known_values(&self) -> impl Iterator<Item = (usize, &'a [u8])> + '_ {
+        let d = self.data;
+        self.fields
+            .iter()
+            .filter(|r| r.known != UNKNOWN)
+            .map(move |r| {
+                (
+                    usize::from(r.known),
+                    d.get(r.value.clone()).unwrap_or_default(),
+                )
+            })
     }
 
     /// The field at `index` (in article order).

@@ -49,24 +49,33 @@ pub fn overview_value(value: &[u8]) -> Vec<u8> {
     if memchr::memchr3(b'\t', b'\r', b'\n', value).is_none() {
         return trim_ws(value).to_vec();
     }
-    let u = unfold(value);
-    trim_ws(&u)
+    // One buffer: unfold, trim in place, then blank the remaining TAB/CR/LF.
+    let mut out = unfold(value).into_owned();
+    // As trim_ws.
+    let start = out
         .iter()
-        .map(|&b| {
-            if b == b'\t' || b == b'\r' || b == b'\n' {
-                b' '
-            } else {
-                b
-            }
-        })
-        .collect()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(out.len());
+    let end = out
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    out.truncate(end);
+    out.drain(..start);
+    for b in &mut out {
+        if *b == b'\t' || *b == b'\r' || *b == b'\n' {
+            *b = b' ';
+        }
+    }
+    out
 }
 
 /// Number of lines in a body: LF count, plus one for a last line without LF.
 pub fn count_lines(body: &[u8]) -> u64 {
-    // Sum per chunk in u8 (vectorises well); 255 bytes cannot overflow a u8.
+    // Sum per chunk in u8 (vectorises well); 240 bytes (a whole number of vectors)
+    // cannot overflow a u8.
     let n: u64 = body
-        .chunks(255)
+        .chunks(240)
         .map(|c| {
             u64::from(
                 c.iter()
@@ -108,13 +117,12 @@ impl Overview {
             t
         };
         let mut found: [Option<&[u8]>; 6] = [None; 6];
-        for f in h.iter() {
-            if let Some(k) = f.known()
-                && let Some(&s) = SLOT.get(k)
+        for (k, value) in h.known_values() {
+            if let Some(&s) = SLOT.get(k)
                 && let Some(slot) = found.get_mut(usize::from(s))
                 && slot.is_none()
             {
-                *slot = Some(f.value());
+                *slot = Some(value);
             }
         }
         let [subject, from, date, message_id, references, xref] = found;

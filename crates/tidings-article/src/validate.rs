@@ -252,16 +252,15 @@ fn is_dist_char(b: u8) -> bool {
 
 fn validate(h: &Headers<'_>, mode: Mode) -> Result<(), ValidationError> {
     let mut seen = [false; KNOWN.len()];
-    for f in h.iter() {
-        let Some(idx) = f.known() else {
+    for (idx, value) in h.known_values() {
+        let Some(&(name, id, single)) = KNOWN.get(idx) else {
             continue;
         };
-        let (name, id, single) = KNOWN[idx];
         if seen[idx] && single {
             return Err(ValidationError::DuplicateHeader(name));
         }
         seen[idx] = true;
-        let v = trim_ws(f.value());
+        let v = trim_ws(value);
         check_field(name, id, v, mode)?;
     }
     let required: &[usize] = match mode {
