@@ -184,6 +184,29 @@ pub(crate) fn classify(name: &[u8]) -> Option<usize> {
     }
 }
 
+/// `b` in every byte of a `u128`.
+const fn splat(b: u8) -> u128 {
+    u128::from_le_bytes([b; 16])
+}
+
+/// High bit set in the lowest zero byte of `y` (and possibly in higher ones: only the
+/// lowest flag is exact, borrows run upwards).
+#[inline(always)]
+fn zero_bytes(y: u128) -> u128 {
+    y.wrapping_sub(splat(0x01)) & !y & splat(0x80)
+}
+
+/// Index of the first byte of the 16 little-endian bytes `x` that cannot continue a
+/// header name (not in 33..=126, or `:`), if any.
+#[inline(always)]
+fn name_stop(x: u128) -> Option<usize> {
+    let stop = zero_bytes(x ^ splat(b':'))
+        | zero_bytes(x ^ splat(0x7f))
+        | (x & splat(0x80))
+        | (x.wrapping_sub(splat(0x21)) & !x & splat(0x80));
+    (stop != 0).then(|| (stop.trailing_zeros() / 8) as usize)
+}
+
 /// Bytes allowed in a header name other than `:` (RFC 5322 ftext: 33..=126).
 #[inline(always)]
 fn is_name_char(b: u8) -> bool {
@@ -222,11 +245,19 @@ impl<'a> Headers<'a> {
             line_no += 1;
             // Fast path: a field line with a well-formed name. Anything else (empty line,
             // continuation, errors) goes through the general code below.
-            let mut colon = pos;
-            while let Some(&b) = data.get(colon)
-                && is_name_char(b)
-            {
-                colon += 1;
+            let mut colon = match data.get(pos..).and_then(<[u8]>::first_chunk::<16>) {
+                Some(c) => match name_stop(u128::from_le_bytes(*c)) {
+                    Some(i) => pos + i,
+                    None => pos + 16,
+                },
+                None => pos,
+            };
+            if colon == pos + 16 || data.len() - pos < 16 {
+                while let Some(&b) = data.get(colon)
+                    && is_name_char(b)
+                {
+                    colon += 1;
+                }
             }
             if colon > pos && data.get(colon) == Some(&b':') {
                 let mut vstart = colon + 1;
@@ -549,6 +580,47 @@ mod tests {
         assert_eq!(
             Headers::parse(b"A b: y\r\n").unwrap_err(),
             HeaderError::BadName { line: 1 }
+        );
+    }
+
+    #[test]
+    fn name_stop_agrees_with_byte_loop() {
+        let mut x = 0x9e3779b97f4a7c15u64;
+        for _ in 0..20_000 {
+            let mut b = [0u8; 16];
+            for v in &mut b {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Mostly name bytes, some ':' and control/8-bit/DEL/space bytes.
+                *v = match x % 23 {
+                    0 => b':',
+                    1 => (x >> 8) as u8,
+                    2 => 0x7f,
+                    3 => b' ',
+                    _ => b'A' + (x >> 16) as u8 % 26,
+                };
+            }
+            let want = b.iter().position(|&c| !is_name_char(c));
+            assert_eq!(name_stop(u128::from_le_bytes(b)), want, "{b:?}");
+        }
+    }
+
+    #[test]
+    fn short_and_long_names() {
+        let h = Headers::parse(b"A-Very-Long-Header-Name-Indeed: 1\r\nX:2\r\nFROM:  a@b\r\nP:")
+            .unwrap();
+        assert_eq!(h.get("a-very-long-header-name-indeed"), Some(&b"1"[..]));
+        assert_eq!(h.get("x"), Some(&b"2"[..]));
+        assert_eq!(h.get("From"), Some(&b"a@b"[..]));
+        assert_eq!(h.get("p"), Some(&b""[..]));
+        assert_eq!(
+            Headers::parse(b"A-Very-Long-Header-Name\x7f: 1\r\n").unwrap_err(),
+            HeaderError::BadName { line: 1 }
+        );
+        assert_eq!(
+            Headers::parse(b"A-Very-Long-Header-Name-Without-Colon\r\n").unwrap_err(),
+            HeaderError::MissingColon { line: 1 }
         );
     }
 
