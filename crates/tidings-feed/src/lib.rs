@@ -29,7 +29,6 @@ pub mod policy;
 
 pub use inbound::{InFlight, InFlightGuard, TransitEnd, TransitServices, serve_transit};
 pub use peers::{
-    CounterSnapshot, IdentifiedBy, PeerConfig, PeerCounters, PeerIdentity, PeerTable,
-    PeerTransport,
+    CounterSnapshot, IdentifiedBy, PeerConfig, PeerCounters, PeerIdentity, PeerTable, PeerTransport,
 };
 pub use policy::{TransitConfig, UnknownGroups};
