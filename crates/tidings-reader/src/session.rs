@@ -1,15 +1,17 @@
 //! One reader session: the command loop, reply batching, and the commands themselves.
 
 use std::fmt::Write as _;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
 use tidings_article::Wildmat;
-use tidings_net::{ShutdownSignal, Stream, read_buf_with_idle_timeout};
+use tidings_net::{ShutdownSignal, Stream};
 use tidings_proto::command::HeadersForm;
 use tidings_proto::reply::{write_lines, write_status};
 use tidings_proto::table::{self, Role};
@@ -18,7 +20,8 @@ use tidings_proto::{
     LineDecoder, ListKind, NewsDateTime, RangeOrId, ReplyCode, write_stuffed,
 };
 use tidings_store::{GroupInfo, Part, Store, Token};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::{Instant, Sleep};
 
 use crate::config::{self, Grant};
 use crate::limits::Slot;
@@ -30,6 +33,13 @@ const FLUSH_AT: usize = 256 * 1024;
 const READ_CHUNK: usize = 64 * 1024;
 /// How long the closing `400` line may take to write.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Parts of articles up to this size are read on the session's own thread: a positioned read
+/// of a few KB from the page cache takes microseconds, far less than a hand-off to the blocking
+/// pool and back. Bigger ones are read on a blocking thread.
+pub(crate) const INLINE_READ_MAX: u64 = 64 * 1024;
+/// OVER, HDR and LISTGROUP ranges up to this many numbers are served inline; longer ones (and
+/// open ranges) on a blocking thread.
+const INLINE_RANGE_MAX: u64 = 64;
 
 static CONNECTION_IDS: AtomicU64 = AtomicU64::new(1);
 
@@ -65,6 +75,13 @@ pub(crate) struct Session {
     current: Option<u64>,
     sasl: bool,
     idle: Duration,
+    /// The idle timer: armed once and moved forward only when it fires early (reset per
+    /// command would cost a timer-wheel update per command).
+    idle_timer: Pin<Box<Sleep>>,
+    /// When the client last sent something.
+    last_input: Instant,
+    /// A standing wait on the shutdown signal (registered once, not per read).
+    shutdown_wait: Pin<Box<dyn Future<Output = ()> + Send + Sync>>,
     pub(crate) conn_id: u64,
     pub(crate) suggested_id: Option<String>,
     /// Set when the session ends for a transit hand-off: the unprocessed bytes.
@@ -83,6 +100,9 @@ pub(crate) async fn run(
     let resumed = resume.is_some();
     let Resume { unread, user } = resume.unwrap_or_default();
     let grant = config::evaluate(&svc.config, peer.ip(), user.as_deref());
+    let mut sd = shutdown.clone();
+    let shutdown_wait = Box::pin(async move { sd.wait().await });
+    let now = Instant::now();
     let mut s = Session {
         lines: LineDecoder::new(svc.config.max_line),
         svc,
@@ -104,6 +124,9 @@ pub(crate) async fn run(
         current: None,
         sasl: false,
         idle,
+        idle_timer: Box::pin(tokio::time::sleep_until(now + idle)),
+        last_input: now,
+        shutdown_wait,
         conn_id: CONNECTION_IDS.fetch_add(1, Ordering::Relaxed),
         suggested_id: None,
         handoff: None,
@@ -151,6 +174,11 @@ fn nntp_range(r: ArticleRange) -> Option<RangeInclusive<u64>> {
         ArticleRange::Between(a, b) if a <= b => Some(a..=b),
         ArticleRange::Between(..) => None,
     }
+}
+
+/// Whether a range of article numbers is short enough to serve inline.
+fn short_range(r: &RangeInclusive<u64>) -> bool {
+    r.end().saturating_sub(*r.start()) < INLINE_RANGE_MAX
 }
 
 /// Overview field names usable with HDR (the standard seven plus Xref).
@@ -322,15 +350,32 @@ impl Session {
 
     /// Reads more bytes into `rbuf`; `Closed` at end of file, error, idle timeout or shutdown.
     async fn fill(&mut self, watch_shutdown: bool) -> Result<(), Closed> {
-        let idle = self.idle;
         let Some(st) = self.stream.as_mut() else {
             return Err(Closed);
         };
-        let mut sd = self.shutdown.clone();
-        let res = tokio::select! {
-            r = read_buf_with_idle_timeout(st, &mut self.rbuf, READ_CHUNK, idle) => Some(r),
-            () = sd.wait(), if watch_shutdown => None,
+        if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
+            self.rbuf.reserve(READ_CHUNK);
+        }
+        let res = loop {
+            tokio::select! {
+                biased;
+                r = st.read_buf(&mut self.rbuf) => break Some(r),
+                () = &mut self.shutdown_wait, if watch_shutdown => {
+                    self.shutdown_wait = Box::pin(std::future::pending());
+                    break None;
+                }
+                () = self.idle_timer.as_mut() => {
+                    let deadline = self.last_input + self.idle;
+                    if Instant::now() >= deadline {
+                        break Some(Err(std::io::ErrorKind::TimedOut.into()));
+                    }
+                    self.idle_timer.as_mut().reset(deadline);
+                }
+            }
         };
+        if matches!(res, Some(Ok(_))) {
+            self.last_input = Instant::now();
+        }
         match res {
             None => {
                 self.goodbye("Server shutting down").await;
@@ -744,7 +789,8 @@ impl Session {
             None => Ok(Vec::new()),
             Some(r) => {
                 let gname = g.name.clone();
-                blocking(&self.svc.store, move |s| {
+                let inline = short_range(&r);
+                self.store_op(inline, move |s| {
                     s.snapshot().and_then(|snap| snap.numbers(&gname, r))
                 })
                 .await
@@ -836,7 +882,16 @@ impl Session {
             Err(e) => return self.fail(e),
         };
         let token = found.token;
-        let data = blocking(&self.svc.store, move |s| s.read(token, part)).await;
+        let len = match part {
+            Part::Article => token.article_len(),
+            Part::Head => token.head_len(),
+            Part::Body => token.body_len(),
+        };
+        let data = if len <= INLINE_READ_MAX {
+            self.svc.store.read(token, part)
+        } else {
+            blocking(&self.svc.store, move |s| s.read(token, part)).await
+        };
         let Ok(data) = data else {
             return self.status(
                 ReplyCode::INTERNAL_FAULT,
@@ -852,6 +907,19 @@ impl Session {
         self.wbuf.reserve(data.len() + data.len() / 32 + 64);
         write_status(&mut self.wbuf, code, &text);
         write_stuffed(&data, &mut self.wbuf);
+    }
+
+    /// Runs a store operation inline (`inline`: known to be short) or on a blocking thread.
+    async fn store_op<T, F>(&self, inline: bool, f: F) -> Result<T, tidings_store::Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, tidings_store::Error> + Send + 'static,
+    {
+        if inline {
+            f(&self.svc.store)
+        } else {
+            blocking(&self.svc.store, f).await
+        }
     }
 
     fn step(&mut self, forward: bool) {
@@ -943,15 +1011,17 @@ impl Session {
                 let Some(range) = range else {
                     return self.fail(NO_RANGE);
                 };
-                let r = blocking(&self.svc.store, move |s| {
-                    let mut out = Vec::new();
-                    s.overview(&g, range, |o| {
-                        out.push(overview_line(o, o.number));
-                        true
+                let inline = short_range(&range);
+                let r = self
+                    .store_op(inline, move |s| {
+                        let mut out = Vec::new();
+                        s.overview(&g, range, |o| {
+                            out.push(overview_line(o, o.number));
+                            true
+                        })
+                        .map(|()| out)
                     })
-                    .map(|()| out)
-                })
-                .await;
+                    .await;
                 match r {
                     Ok(v) if v.is_empty() => {
                         return self.fail(if single { NO_CURRENT } else { NO_RANGE });
@@ -1028,16 +1098,18 @@ impl Session {
                 let Some(range) = range else {
                     return self.fail(NO_RANGE);
                 };
-                let r = blocking(&self.svc.store, move |s| {
-                    let mut out = Vec::new();
-                    s.overview(&g, range, |o| {
-                        let v = ov.map(|f| o.field(f).as_bytes().to_vec());
-                        out.push((o.number.to_string(), o.token, v));
-                        true
+                let inline = short_range(&range);
+                let r = self
+                    .store_op(inline, move |s| {
+                        let mut out = Vec::new();
+                        s.overview(&g, range, |o| {
+                            let v = ov.map(|f| o.field(f).as_bytes().to_vec());
+                            out.push((o.number.to_string(), o.token, v));
+                            true
+                        })
+                        .map(|()| out)
                     })
-                    .map(|()| out)
-                })
-                .await;
+                    .await;
                 match r {
                     Ok(v) if v.is_empty() => {
                         return self.fail(if single { NO_CURRENT } else { NO_RANGE });
@@ -1047,32 +1119,38 @@ impl Session {
                 }
             }
         };
-        // Fields not in the overview are read from the stored heads, off the async thread.
-        let lines = blocking(&self.svc.store, move |s| {
-            let mut lines = Vec::with_capacity(items.len());
-            for (label, token, v) in items {
-                let value = match v {
-                    Some(v) => v,
-                    None if field_owned.starts_with(':') => Vec::new(),
-                    None => match s.read(token, Part::Head) {
-                        Ok(head) => header_value(&head, &field_owned),
-                        Err(_) => continue,
-                    },
-                };
-                if let Some(w) = &pattern
-                    && !w.matches(&String::from_utf8_lossy(&value))
-                {
-                    continue;
+        // Fields not in the overview are read from the stored heads, off the async thread
+        // unless there are only a few small ones.
+        let inline = items.len() <= 4
+            && items
+                .iter()
+                .all(|(_, t, v)| v.is_some() || t.head_len() <= INLINE_READ_MAX);
+        let lines = self
+            .store_op(inline, move |s| {
+                let mut lines = Vec::with_capacity(items.len());
+                for (label, token, v) in items {
+                    let value = match v {
+                        Some(v) => v,
+                        None if field_owned.starts_with(':') => Vec::new(),
+                        None => match s.read(token, Part::Head) {
+                            Ok(head) => header_value(&head, &field_owned),
+                            Err(_) => continue,
+                        },
+                    };
+                    if let Some(w) = &pattern
+                        && !w.matches(&String::from_utf8_lossy(&value))
+                    {
+                        continue;
+                    }
+                    let mut line = label.into_bytes();
+                    line.push(b' ');
+                    line.extend_from_slice(&value);
+                    lines.push(line);
                 }
-                let mut line = label.into_bytes();
-                line.push(b' ');
-                line.extend_from_slice(&value);
-                lines.push(line);
-            }
-            Ok::<_, tidings_store::Error>(lines)
-        })
-        .await
-        .unwrap_or_default();
+                Ok::<_, tidings_store::Error>(lines)
+            })
+            .await
+            .unwrap_or_default();
         let (code, text) = match kind {
             HdrKind::Hdr => (ReplyCode::HDR_FOLLOWS, "Headers follow"),
             HdrKind::XHdr => (ReplyCode::HEAD_FOLLOWS, "Header follows"),
