@@ -131,9 +131,57 @@ fn check_b64(v: &[u8]) -> bool {
     pad <= 2 && v[..v.len() - pad].iter().all(|&b| is_b64_char(b))
 }
 
+/// [`check_elements`] for values that pass: `Some(count)` only where it returns
+/// `Ok(count)`; `None` sends the caller to the full check.
+fn check_elements_fast(v: &[u8]) -> Option<usize> {
+    let mut n = 0;
+    let mut i = 0;
+    loop {
+        while v.get(i).is_some_and(|&b| has_class(b, WS)) {
+            i += 1;
+        }
+        if i == v.len() {
+            return (n > 0).then_some(n);
+        }
+        let name = i;
+        while v.get(i).is_some_and(|&b| has_class(b, ALNUM) || b == b'-') {
+            i += 1;
+        }
+        if i == name || v.get(i) != Some(&b':') {
+            return None;
+        }
+        i += 1;
+        let val = i;
+        while v.get(i).is_some_and(|&b| is_b64_char(b)) {
+            i += 1;
+        }
+        let pad = i;
+        while v.get(i) == Some(&b'=') {
+            i += 1;
+        }
+        let len = i - val;
+        if len == 0
+            || !len.is_multiple_of(4)
+            || i - pad > 2
+            || v.get(i).is_some_and(|&b| !has_class(b, WS))
+        {
+            return None;
+        }
+        n += 1;
+    }
+}
+
 /// Checks a Cancel-Lock or Cancel-Key value without allocating (same rules as
 /// [`parse_elements`]); returns the number of elements.
 pub fn check_elements(value: &[u8]) -> Result<usize, CancelLockError> {
+    match check_elements_fast(value) {
+        Some(n) => Ok(n),
+        None => check_elements_general(value),
+    }
+}
+
+/// [`check_elements`] without the fast path.
+fn check_elements_general(value: &[u8]) -> Result<usize, CancelLockError> {
     if value.contains(&b'(') {
         return parse_elements(value).map(|v| v.len());
     }
@@ -346,5 +394,30 @@ mod tests {
             parse_elements(b"sha256:AA=A"),
             Err(CancelLockError::BadBase64)
         );
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn fast_check_agrees(v in "[aZ9:=+/( \\t\\r\\n-]{0,20}") {
+            let slow = check_elements_general(v.as_bytes());
+            if let Some(n) = check_elements_fast(v.as_bytes()) {
+                prop_assert_eq!(Ok(n), slow.clone(), "{:?}", v);
+            }
+            prop_assert_eq!(check_elements(v.as_bytes()), slow);
+        }
+
+        #[test]
+        fn fast_check_agrees_on_elements(v in "( ?[a-z0-9-]{0,3}:[A-Za-z0-9+/]{0,9}={0,3}){1,3} ?") {
+            let slow = check_elements_general(v.as_bytes());
+            prop_assert_eq!(check_elements_fast(v.as_bytes()).ok_or(()), slow.clone().map_err(|_| ()), "{:?}", v);
+            prop_assert_eq!(check_elements(v.as_bytes()), slow);
+        }
     }
 }

@@ -127,8 +127,55 @@ pub fn split_list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value.split(|&b| b == b',').map(trim_ws)
 }
 
+/// End of the newsgroup name (RFC 5536 grammar) that starts at `v[i]`: the index of the
+/// first byte after it that is neither a component character nor `.`. `None` if the
+/// bytes up to there are not a valid name (empty, or an empty component).
+#[inline]
+pub(crate) fn group_end(v: &[u8], mut i: usize) -> Option<usize> {
+    let mut prev_dot = true;
+    while let Some(&b) = v.get(i) {
+        if is_component_char(b) {
+            prev_dot = false;
+        } else if b == b'.' {
+            if prev_dot {
+                return None;
+            }
+            prev_dot = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    (!prev_dot).then_some(i)
+}
+
+/// [`check_newsgroups`] for lists that pass: `Some(count)` only where it returns
+/// `Ok(count)`; `None` sends the caller to the full check.
+fn check_newsgroups_fast(v: &[u8]) -> Option<usize> {
+    let skip_ws = |mut i: usize| {
+        while v.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        i
+    };
+    let mut n = 0;
+    let mut i = 0;
+    loop {
+        i = skip_ws(group_end(v, skip_ws(i))?);
+        n += 1;
+        match v.get(i) {
+            None => return Some(n),
+            Some(b',') => i += 1,
+            Some(_) => return None,
+        }
+    }
+}
+
 /// Validates a Newsgroups value without allocating; returns the number of groups.
 pub fn check_newsgroups(value: &[u8]) -> Result<usize, GroupNameError> {
+    if let Some(n) = check_newsgroups_fast(value) {
+        return Ok(n);
+    }
     let mut n = 0;
     for g in split_list(value) {
         if g.is_empty() {
@@ -231,8 +278,30 @@ mod tests {
         );
     }
 
+    fn check_newsgroups_slow(value: &[u8]) -> Result<usize, GroupNameError> {
+        let mut n = 0;
+        for g in split_list(value) {
+            if g.is_empty() {
+                return Err(GroupNameError::EmptyListElement);
+            }
+            check(g, false)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
+        #[test]
+        fn fast_list_check_agrees(v in "[a.,: \t\r\n+_-]{0,24}") {
+            let fast = check_newsgroups_fast(v.as_bytes());
+            let slow = check_newsgroups_slow(v.as_bytes());
+            if let Some(n) = fast {
+                prop_assert_eq!(Ok(n), slow.clone(), "{:?}", v);
+            }
+            prop_assert_eq!(check_newsgroups(v.as_bytes()), slow);
+        }
+
         #[test]
         fn parse_of_display(s in "[a-z0-9+_-]{1,10}(\\.[a-zA-Z0-9+_-]{1,10}){0,5}") {
             let g = GroupName::parse(&s).unwrap();

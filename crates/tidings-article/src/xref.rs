@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::ascii::{WS, has_class};
-use crate::group::{GroupName, GroupNameError, check_group_name};
+use crate::group::{GroupName, GroupNameError, check_group_name, group_end};
 use crate::headers::trim_ws;
 
 /// Why an Xref value was rejected.
@@ -57,8 +57,60 @@ fn split_location(tok: &[u8]) -> Result<(&[u8], u64), XrefError> {
     Ok((group, num))
 }
 
+/// [`check_xref`] for values that pass: `Some(count)` only where it returns `Ok(count)`;
+/// `None` sends the caller to the full check.
+fn check_xref_fast(v: &[u8]) -> Option<usize> {
+    let ws = |i: usize| v.get(i).is_some_and(|&b| has_class(b, WS));
+    let mut i = 0;
+    while ws(i) {
+        i += 1;
+    }
+    let host = i;
+    while let Some(&b) = v.get(i)
+        && !has_class(b, WS)
+    {
+        if !(0x21..=0x7e).contains(&b) {
+            return None;
+        }
+        i += 1;
+    }
+    if i == host {
+        return None;
+    }
+    let mut n = 0;
+    loop {
+        while ws(i) {
+            i += 1;
+        }
+        if i == v.len() {
+            return (n > 0).then_some(n);
+        }
+        i = group_end(v, i)?;
+        if v.get(i) != Some(&b':') {
+            return None;
+        }
+        i += 1;
+        let digits = i;
+        while v.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if !(1..=19).contains(&(i - digits)) || !(i == v.len() || ws(i)) {
+            return None;
+        }
+        n += 1;
+    }
+}
+
 /// Validates an Xref value without allocating; returns the number of locations.
 pub fn check_xref(value: &[u8]) -> Result<usize, XrefError> {
+    match check_xref_fast(value) {
+        Some(n) => Ok(n),
+        None => check_xref_general(value),
+    }
+}
+
+/// [`check_xref`] without the fast path.
+fn check_xref_general(value: &[u8]) -> Result<usize, XrefError> {
     let mut it = tokens(value);
     let host = it.next().ok_or(XrefError::Empty)?;
     if !host.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
@@ -171,6 +223,23 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
+        #[test]
+        fn fast_check_agrees(v in "[ab.:1 \t\r\n!\x7f]{0,24}") {
+            let slow = check_xref_general(v.as_bytes());
+            if let Some(n) = check_xref_fast(v.as_bytes()) {
+                prop_assert_eq!(Ok(n), slow.clone(), "{:?}", v);
+            }
+            prop_assert_eq!(check_xref(v.as_bytes()), slow);
+        }
+
+        #[test]
+        fn fast_check_agrees_on_long_numbers(n in "[0-9]{15,22}") {
+            let v = format!("h a.b:{n} c:1");
+            let slow = check_xref_general(v.as_bytes());
+            prop_assert_eq!(check_xref_fast(v.as_bytes()).ok_or(()), slow.clone().map_err(|_| ()));
+            prop_assert_eq!(check_xref(v.as_bytes()), slow);
+        }
+
         #[test]
         fn parse_of_print(host in "[a-z][a-z0-9.-]{0,20}",
                           locs in proptest::collection::vec(("[a-z]{1,8}(\\.[a-z0-9]{1,8}){0,3}", 0u64..u64::MAX / 10), 1..8)) {
