@@ -50,6 +50,24 @@ impl Hasher for KeyHasher {
 }
 type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
 
+/// An in-memory index entry: record offset (40 bits) and record size (24 bits), so replay and
+/// publish know the size of the record a key's new record makes dead without reading it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Slot(u64);
+impl Slot {
+    fn new(off: u64, size: u64) -> Slot {
+        Slot((off << 24) | (size & 0xff_ffff))
+    }
+    fn off(self) -> u64 {
+        self.0 >> 24
+    }
+    fn size(self) -> u64 {
+        self.0 & 0xff_ffff
+    }
+}
+/// Largest log the slot encoding can address (1 TiB).
+const MAX_LOG: u64 = 1 << 40;
+
 fn rec_sum(len: u32, key: u64, value: &[u8]) -> [u8; 8] {
     let mut h = blake3::Hasher::new();
     h.update(&len.to_le_bytes());
@@ -82,7 +100,7 @@ pub(crate) struct Compacted {
     tmp: PathBuf,
     gen_id: u64,
     len: u64,
-    index: KeyMap<u64>,
+    index: KeyMap<Slot>,
 }
 
 struct Inner {
@@ -92,7 +110,7 @@ struct Inner {
     len: u64,
     /// Bytes of records that are the latest of their key (for compaction decisions).
     live_bytes: u64,
-    index: KeyMap<u64>,
+    index: KeyMap<Slot>,
 }
 
 /// The shared history: log file and in-memory index.
@@ -212,7 +230,7 @@ impl History {
             f.set_len(len)?;
             f.sync_all()?;
         }
-        let mut index: KeyMap<u64> = KeyMap::default();
+        let mut index: KeyMap<Slot> = KeyMap::default();
         let mut live_bytes = 0u64;
         {
             let mut r = BufReader::with_capacity(1 << 20, &f);
@@ -237,10 +255,10 @@ impl History {
                     index.remove(&key)
                 } else {
                     live_bytes += size;
-                    index.insert(key, off)
+                    index.insert(key, Slot::new(off, size))
                 };
                 if let Some(old) = old {
-                    live_bytes = live_bytes.saturating_sub(record_size(&f, old)?);
+                    live_bytes = live_bytes.saturating_sub(old.size());
                 }
                 off += size;
             }
@@ -290,7 +308,7 @@ impl History {
         let (file, off) = {
             let i = self.inner.read().map_err(|_| lock_err())?;
             match i.index.get(&key) {
-                Some(&off) => (i.file.clone(), off),
+                Some(slot) => (i.file.clone(), slot.off()),
                 None => return Ok(None),
             }
         };
@@ -303,7 +321,7 @@ impl History {
         // The read lock is held across the positioned read (no Arc traffic); writers take the
         // write lock only to publish a commit's offsets.
         let i = self.inner.read().map_err(|_| lock_err())?;
-        let Some(&off) = i.index.get(&key) else {
+        let Some(off) = i.index.get(&key).map(|s| s.off()) else {
             return Ok(None);
         };
         let mut b = [0u8; 160];
@@ -360,7 +378,7 @@ impl History {
             }
             let live = vlen > 0 && {
                 let i = self.inner.read().map_err(|_| lock_err())?;
-                i.index.get(&key) == Some(&off)
+                i.index.get(&key).map(|s| s.off()) == Some(off)
             };
             visit(key, &v, live)?;
             off += REC_HDR as u64 + u64::from(vlen);
@@ -378,6 +396,9 @@ impl History {
         };
         if tx.buf.is_empty() {
             return Ok(len);
+        }
+        if len + tx.buf.len() as u64 > MAX_LOG {
+            return Err(Error::Config("history log would pass 1 TiB".into()));
         }
         file.write_all_at(&tx.buf, len)?;
         if durable {
@@ -397,16 +418,14 @@ impl History {
         let mut i = self.inner.write().map_err(|_| lock_err())?;
         let base = i.len;
         for (key, rel, size) in tx.offs {
-            if let Some(&old) = i.index.get(&key) {
-                // size of the record being replaced
-                if let Ok(old_size) = record_size(&i.file, old) {
-                    i.live_bytes = i.live_bytes.saturating_sub(old_size);
-                }
+            if let Some(old) = i.index.get(&key) {
+                // the record being replaced is dead now
+                i.live_bytes = i.live_bytes.saturating_sub(old.size());
             }
             if size == 0 {
                 i.index.remove(&key);
             } else {
-                i.index.insert(key, base + rel);
+                i.index.insert(key, Slot::new(base + rel, size));
                 i.live_bytes += size;
             }
         }
@@ -422,7 +441,7 @@ impl History {
         let (f, gen_id) = create_log(&tmp)?;
         let (file, live): (Arc<File>, Vec<(u64, u64)>) = {
             let i = self.inner.read().map_err(|_| lock_err())?;
-            let mut v: Vec<(u64, u64)> = i.index.iter().map(|(&k, &o)| (k, o)).collect();
+            let mut v: Vec<(u64, u64)> = i.index.iter().map(|(&k, s)| (k, s.off())).collect();
             v.sort_unstable_by_key(|&(_, o)| o);
             (i.file.clone(), v)
         };
@@ -432,7 +451,10 @@ impl History {
         let mut off = LOG_HDR;
         for (key, old) in live {
             let v = read_value(&file, old, key)?;
-            index.insert(key, off + buf.len() as u64);
+            index.insert(
+                key,
+                Slot::new(off + buf.len() as u64, (REC_HDR + v.len()) as u64),
+            );
             encode_rec(key, Some(&v), &mut buf);
             if buf.len() >= 1 << 20 {
                 f.write_all_at(&buf, off)?;
@@ -478,13 +500,6 @@ fn bad_log(off: u64) -> Error {
     Error::CorruptIndex(format!(
         "history log: bad record at offset {off}; run rebuild"
     ))
-}
-
-fn record_size(file: &File, off: u64) -> Result<u64> {
-    let mut h = [0u8; REC_HDR];
-    file.read_exact_at(&mut h, off).map_err(|_| bad_log(off))?;
-    let (vlen, _, _) = parse_rec_hdr(&h).ok_or_else(|| bad_log(off))?;
-    Ok(REC_HDR as u64 + u64::from(vlen))
 }
 
 /// Reads the value of the record at `off` (one positioned read for small values).

@@ -6,19 +6,24 @@
 //!   time, the blake3 hash of the message-id, blake3 checksums of the article, its head and its
 //!   body, and a metadata block (message-id, group:number filings, overview fields, Xref) that
 //!   is enough to rebuild every index. An article is addressed by a fixed-size [`Token`].
-//! - **Indexes** in one redb database (`index.redb`): history (message-id → token, arrival,
-//!   expiry; remembered rejects), the active list and article numbering, overview records per
-//!   (group, number), an arrival index for NEWNEWS, segment statistics, quarantine.
-//! - **Group commit**: [`Store::store_batch`] appends a batch, fsyncs the spool once, commits
-//!   the index updates (including article numbers and the "indexed up to" mark) in one durable
+//! - **History** (message-id → token, arrival, expiry, filings; remembered rejects): an
+//!   append-only log (`history.log`) with an in-memory hash index rebuilt at open; the index
+//!   database records how much of the log is committed.
+//! - **Indexes** in one redb database (`index.redb`): the active list and article numbering,
+//!   overview records per (group, number), an arrival index for NEWNEWS, segment statistics,
+//!   quarantine, outgoing queues.
+//! - **Group commit**: [`Store::store_batch`] appends a batch, fsyncs the spool and the history
+//!   log once (concurrently, on a scoped helper thread), commits the index updates (including
+//!   article numbers, the "indexed up to" mark and the history log length) in one durable
 //!   transaction, and only then reports the outcome of each article.
 //! - **Expiry** in slices ([`Store::expire_step`]), **cancel**, **crash recovery** on open,
 //!   [`Store::check`] and [`Store::rebuild`].
 //!
 //! What it does not do: parse headers or speak NNTP (the caller supplies message-id, groups,
 //! overview fields; the store only locates the blank line ending the header block to insert
-//! the Xref header), read a clock (times are arguments), spawn threads, or use async I/O.
-//! Writes are serialised by an internal mutex; reads go on concurrently.
+//! the Xref header), read a clock (times are arguments), run background threads (a commit uses
+//! one scoped thread for the spool fsync and joins it), or use async I/O. Writes are serialised
+//! by an internal mutex; reads go on concurrently.
 //!
 //! Checksum policy: a whole-article read verifies the blake3 sum of the article; a head or
 //! body read verifies the per-part sum (so a head read never touches the body). A failing
