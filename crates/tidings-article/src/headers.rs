@@ -140,21 +140,42 @@ const fn name_keys() -> ([u128; 24], [u128; 24]) {
 
 const KEYS: ([u128; 24], [u128; 24]) = name_keys();
 
+/// Candidates by `(length, first letter)`: slot `len << 5 | (first & 0x1f)` holds the
+/// indices into [`KNOWN_NAMES`] of at most two names (checked when compiling).
+const fn slot_table() -> [[u8; 2]; 512] {
+    let mut t = [[UNKNOWN; 2]; 512];
+    let mut i = 0;
+    while i < KNOWN_NAMES.len() {
+        let n = KNOWN_NAMES[i].as_bytes();
+        let s = (n.len() << 5) | (n[0] & 0x1f) as usize;
+        if t[s][0] == UNKNOWN {
+            t[s][0] = i as u8;
+        } else if t[s][1] == UNKNOWN {
+            t[s][1] = i as u8;
+        } else {
+            panic!("more than two known header names share a slot");
+        }
+        i += 1;
+    }
+    t
+}
+
+static SLOTS: [[u8; 2]; 512] = slot_table();
+
 /// Classifies the header name `ctx[..len]`; bytes of `ctx` after the name (if any) are
 /// ignored but let the name be loaded in one go.
 #[inline(always)]
 fn classify_at(ctx: &[u8], len: usize) -> u8 {
-    let candidates: &[u8] = match len {
-        4 => &[0, 1, 4, 8],
-        6 => &[18],
-        7 => &[5, 12, 13, 21],
-        8 => &[14, 19],
-        10 => &[2, 3, 9, 15, 17, 22],
-        11 => &[10, 16, 23],
-        12 => &[11, 20],
-        14 => &[6, 7],
-        _ => return UNKNOWN,
+    if len >= 16 || len > ctx.len() {
+        return UNKNOWN;
+    }
+    let Some(&first) = ctx.first() else {
+        return UNKNOWN;
     };
+    let [a, b] = SLOTS[(len << 5) | usize::from(first & 0x1f)];
+    if a == UNKNOWN {
+        return UNKNOWN;
+    }
     let x = match ctx.first_chunk::<16>() {
         Some(c) => u128::from_le_bytes(*c),
         None => {
@@ -165,11 +186,12 @@ fn classify_at(ctx: &[u8], len: usize) -> u8 {
             u128::from_le_bytes(b)
         }
     };
-    let x = x & ((1u128 << (8 * len)) - 1);
+    let x = x & (u128::MAX >> (8 * (16 - len)));
     let (lower, fold) = (&KEYS.0, &KEYS.1);
-    for &c in candidates {
-        let i = usize::from(c);
-        if x | fold[i] == lower[i] {
+    for c in [a, b] {
+        if let (Some(&l), Some(&f)) = (lower.get(usize::from(c)), fold.get(usize::from(c)))
+            && x | f == l
+        {
             return c;
         }
     }
