@@ -72,6 +72,45 @@ pub(crate) fn any_triple(
     }
 }
 
+/// `b` in every byte of a `u128`.
+const fn splat(b: u8) -> u128 {
+    u128::from_le_bytes([b; 16])
+}
+
+/// High bit set in the lowest zero byte of `y` (and possibly in higher ones: only the
+/// lowest flag is exact, borrows run upwards).
+#[inline(always)]
+fn zero_bytes(y: u128) -> u128 {
+    y.wrapping_sub(splat(0x01)) & !y & splat(0x80)
+}
+
+/// Index of the first byte of the 16 little-endian bytes `x` that is `stop` or not
+/// printable US-ASCII other than space (not 0x21..=0x7e), if any.
+#[inline(always)]
+pub(crate) fn vchar_stop(x: u128, stop: u8) -> Option<usize> {
+    let hit = zero_bytes(x ^ splat(stop))
+        | zero_bytes(x ^ splat(0x7f))
+        | (x & splat(0x80))
+        | (x.wrapping_sub(splat(0x21)) & !x & splat(0x80));
+    (hit != 0).then(|| (hit.trailing_zeros() / 8) as usize)
+}
+
+/// Index of the first byte of `v` at or after `i` that is `stop` or not in
+/// 0x21..=0x7e, if any.
+#[inline(always)]
+pub(crate) fn find_vchar_stop(v: &[u8], mut i: usize, stop: u8) -> Option<usize> {
+    while let Some(c) = v.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+        if let Some(k) = vchar_stop(u128::from_le_bytes(*c), stop) {
+            return Some(i + k);
+        }
+        i += 16;
+    }
+    v.get(i..)?
+        .iter()
+        .position(|&b| b == stop || !is_vchar(b))
+        .map(|k| i + k)
+}
+
 /// Class bits of [`CLASS`].
 pub(crate) const ALNUM: u8 = 1;
 /// `+`, `-`, `_`: with [`ALNUM`], the newsgroup-component and distribution characters.
@@ -142,6 +181,36 @@ pub(crate) fn has_class(b: u8, mask: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vchar_stop_agrees_with_byte_loop() {
+        let mut x = 0x9e3779b97f4a7c15u64;
+        for _ in 0..20_000 {
+            let mut b = [0u8; 40];
+            for v in &mut b {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *v = match x % 29 {
+                    0 => b'>',
+                    1 => (x >> 8) as u8,
+                    2 => 0x7f,
+                    3 => b' ',
+                    _ => b'!' + (x >> 16) as u8 % 94,
+                };
+            }
+            let want = b[..16].iter().position(|&c| c == b'>' || !is_vchar(c));
+            let first = b.first_chunk::<16>().copied().unwrap_or_default();
+            assert_eq!(vchar_stop(u128::from_le_bytes(first), b'>'), want);
+            for i in [0, 3, 20, 30, 40] {
+                let want = b[i..]
+                    .iter()
+                    .position(|&c| c == b'>' || !is_vchar(c))
+                    .map(|k| i + k);
+                assert_eq!(find_vchar_stop(&b, i, b'>'), want);
+            }
+        }
+    }
 
     #[test]
     fn helpers_agree_with_plain_loops() {

@@ -11,6 +11,8 @@ use std::ops::Range;
 
 use memchr::memchr;
 
+use crate::ascii::vchar_stop;
+
 /// Why a header block could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderError {
@@ -206,27 +208,11 @@ pub(crate) fn classify(name: &[u8]) -> Option<usize> {
     }
 }
 
-/// `b` in every byte of a `u128`.
-const fn splat(b: u8) -> u128 {
-    u128::from_le_bytes([b; 16])
-}
-
-/// High bit set in the lowest zero byte of `y` (and possibly in higher ones: only the
-/// lowest flag is exact, borrows run upwards).
-#[inline(always)]
-fn zero_bytes(y: u128) -> u128 {
-    y.wrapping_sub(splat(0x01)) & !y & splat(0x80)
-}
-
 /// Index of the first byte of the 16 little-endian bytes `x` that cannot continue a
 /// header name (not in 33..=126, or `:`), if any.
 #[inline(always)]
 fn name_stop(x: u128) -> Option<usize> {
-    let stop = zero_bytes(x ^ splat(b':'))
-        | zero_bytes(x ^ splat(0x7f))
-        | (x & splat(0x80))
-        | (x.wrapping_sub(splat(0x21)) & !x & splat(0x80));
-    (stop != 0).then(|| (stop.trailing_zeros() / 8) as usize)
+    vchar_stop(x, b':')
 }
 
 /// Bytes allowed in a header name other than `:` (RFC 5322 ftext: 33..=126).

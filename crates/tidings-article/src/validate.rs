@@ -16,7 +16,7 @@
 //! Error messages are meant for a person: the server puts them after 437/439/441.
 //! Offending values are quoted, truncated and stripped of control characters.
 
-use crate::ascii::{ALNUM, PMU, has_class};
+use crate::ascii::{ALNUM, PMU, find_vchar_stop, has_class};
 use crate::cancel_lock::{CancelLockError, check_elements};
 use crate::date::{DateError, parse_date};
 use crate::group::{GroupNameError, check_newsgroups, split_list};
@@ -226,24 +226,23 @@ fn has_address(v: &[u8]) -> bool {
 /// form; bytes outside ids are skipped (as by `split_msgids`).
 fn references_ok(v: &[u8]) -> bool {
     let mut n = 0;
-    let mut start: Option<usize> = None;
-    for (i, &b) in v.iter().enumerate() {
-        match start {
-            None if b == b'<' => start = Some(i),
-            None => {}
-            Some(s) if b == b'>' => {
-                let len = i - s + 1;
-                if !(3..=crate::msgid::MAX_MESSAGE_ID_LEN).contains(&len) {
-                    return false;
-                }
-                n += 1;
-                start = None;
-            }
-            Some(_) if !(0x21..=0x7e).contains(&b) => return false,
-            Some(_) => {}
+    let mut i = 0;
+    // Ids are usually a byte or three apart: a plain loop beats a memchr call.
+    while let Some(lt) = v.get(i..).and_then(|r| r.iter().position(|&b| b == b'<')) {
+        let start = i + lt;
+        // The id runs to the first '>'; every byte up to it must be printable.
+        let Some(end) = find_vchar_stop(v, start + 1, b'>') else {
+            return false;
+        };
+        if v.get(end) != Some(&b'>')
+            || !(3..=crate::msgid::MAX_MESSAGE_ID_LEN).contains(&(end - start + 1))
+        {
+            return false;
         }
+        n += 1;
+        i = end + 1;
     }
-    start.is_none() && n > 0
+    n > 0
 }
 
 fn is_dist_char(b: u8) -> bool {
@@ -616,6 +615,37 @@ Cancel-Lock: sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=\r\n\
         assert_eq!(classify(b""), None);
     }
 
+    /// The byte-at-a-time state machine `references_ok` replaced.
+    fn references_ok_bytewise(v: &[u8]) -> bool {
+        let mut n = 0;
+        let mut start: Option<usize> = None;
+        for (i, &b) in v.iter().enumerate() {
+            match start {
+                None if b == b'<' => start = Some(i),
+                None => {}
+                Some(s) if b == b'>' => {
+                    let len = i - s + 1;
+                    if !(3..=crate::msgid::MAX_MESSAGE_ID_LEN).contains(&len) {
+                        return false;
+                    }
+                    n += 1;
+                    start = None;
+                }
+                Some(_) if !(0x21..=0x7e).contains(&b) => return false,
+                Some(_) => {}
+            }
+        }
+        start.is_none() && n > 0
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        #[test]
+        fn references_agrees_with_bytewise(v in "[<>a@ \t\r\n\x7f\u{e9}]{0,40}") {
+            proptest::prop_assert_eq!(references_ok(v.as_bytes()), references_ok_bytewise(v.as_bytes()), "{:?}", v);
+        }
+    }
+
     #[test]
     fn references_fast_path_agrees() {
         for (v, ok) in [
@@ -634,6 +664,9 @@ Cancel-Lock: sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=\r\n\
         }
         let long = format!("<{}>", "x".repeat(249));
         assert!(!references_ok(long.as_bytes()));
+        let max = format!("<{}>", "x".repeat(248));
+        assert!(references_ok(max.as_bytes()));
+        assert!(references_ok_bytewise(max.as_bytes()));
     }
 
     #[test]
