@@ -66,6 +66,8 @@ pub(crate) struct Session {
     stream: Option<Stream>,
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
+    /// Reused for reading small articles.
+    scratch: Vec<u8>,
     lines: LineDecoder,
     pub(crate) user: Option<String>,
     pending_user: Option<String>,
@@ -116,6 +118,7 @@ pub(crate) async fn run(
             unread
         },
         wbuf: Vec::with_capacity(4096),
+        scratch: Vec::new(),
         user,
         pending_user: None,
         grant,
@@ -887,12 +890,16 @@ impl Session {
             Part::Head => token.head_len(),
             Part::Body => token.body_len(),
         };
-        let data = if len <= INLINE_READ_MAX {
-            self.svc.store.read(token, part)
+        // Small parts go through a buffer kept by the session (no allocation per article).
+        let mut data = std::mem::take(&mut self.scratch);
+        let r = if len <= INLINE_READ_MAX {
+            self.svc.store.read_into(token, part, &mut data)
         } else {
-            blocking(&self.svc.store, move |s| s.read(token, part)).await
+            blocking(&self.svc.store, move |s| s.read(token, part))
+                .await
+                .map(|v| data = v)
         };
-        let Ok(data) = data else {
+        if r.is_err() {
             return self.status(
                 ReplyCode::INTERNAL_FAULT,
                 "The article could not be read from storage",
@@ -907,6 +914,10 @@ impl Session {
         self.wbuf.reserve(data.len() + data.len() / 32 + 64);
         write_status(&mut self.wbuf, code, &text);
         write_stuffed(&data, &mut self.wbuf);
+        if data.capacity() <= 2 * INLINE_READ_MAX as usize {
+            data.clear();
+            self.scratch = data;
+        }
     }
 
     /// Runs a store operation inline (`inline`: known to be short) or on a blocking thread.
