@@ -231,6 +231,8 @@ impl History {
             f.sync_all()?;
         }
         let mut index: KeyMap<Slot> = KeyMap::default();
+        // about 90 bytes per record: reserve once instead of rehashing while growing
+        index.reserve(usize::try_from(len.saturating_sub(LOG_HDR) / 96).unwrap_or(0));
         let mut live_bytes = 0u64;
         {
             let mut r = BufReader::with_capacity(1 << 20, &f);
@@ -582,5 +584,135 @@ impl HistTx {
     /// The mark to commit when a compaction is staged.
     pub fn compacted_mark(&self) -> Option<(u64, u64)> {
         self.compacted.as_ref().map(|c| (c.gen_id, c.len))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::format::{HistEntry, HistValue, IDX_VERSION, encode, hist_find, hist_key};
+
+    fn id(i: u64) -> String {
+        format!(
+            "<{i:x}.{}@bench.example.org>",
+            i.wrapping_mul(2_654_435_761) % 1_000_003
+        )
+    }
+
+    fn value(i: u64) -> Vec<u8> {
+        encode(&HistValue {
+            v: IDX_VERSION,
+            entries: vec![HistEntry::Present {
+                id: id(i).into(),
+                token: [1; 20],
+                arrival: 1_700_000_000 + i as i64,
+                expires: None,
+                places: vec![(1 + (i % 100) as u32, i)],
+            }],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn log_round_trip_and_tail_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(HISTORY_FILE);
+        let h = History::create(&path).unwrap();
+        let mut tx = HistTx::default();
+        for i in 0..100 {
+            tx.insert(hist_key(&id(i)), &value(i));
+        }
+        tx.remove(hist_key(&id(7)));
+        let len = h.append(&tx, true).unwrap();
+        h.publish(tx).unwrap();
+        let (gen_id, l2) = h.mark().unwrap();
+        assert_eq!(len, l2);
+        // an uncommitted transaction's records
+        let mut tx = HistTx::default();
+        tx.remove(hist_key(&id(8)));
+        h.append(&tx, true).unwrap();
+        drop(h);
+        let (h, cut) = History::open(&path, gen_id, len).unwrap();
+        assert!(cut > 0);
+        for i in 0..100 {
+            let got = h.get(hist_key(&id(i))).unwrap();
+            assert_eq!(got.is_some(), i != 7, "{i}");
+        }
+        let (rows, _, live) = h.stats().unwrap();
+        assert_eq!(rows, 99);
+        assert!(live > 0);
+        assert!(matches!(
+            History::open(&path, gen_id ^ 1, len),
+            Err(Error::CorruptIndex(_))
+        ));
+    }
+
+    /// Lookup rate of the history log at 1M and 10M keys (the rest of the store is not
+    /// involved in a lookup). Run with
+    /// `cargo test --release -p tidings-store --lib history_lookup_scaling -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "benchmark: writes about 1 GB"]
+    fn history_lookup_scaling() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(HISTORY_FILE);
+        let h = History::create(&path).unwrap();
+        let cpu = || {
+            let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+            let after = stat.rsplit(')').next().unwrap_or_default().to_string();
+            let f: Vec<&str> = after.split_whitespace().collect();
+            let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            (t(11) + t(12)) / 100.0
+        };
+        let mut n = 0u64;
+        for target in [1_000_000u64, 10_000_000] {
+            while n < target {
+                let mut tx = HistTx::default();
+                for i in n..n + 4096 {
+                    tx.insert(hist_key(&id(i)), &value(i));
+                }
+                h.append(&tx, false).unwrap();
+                h.publish(tx).unwrap();
+                n += 4096;
+            }
+            h.sync().unwrap();
+            let ids: Vec<String> = {
+                let mut x = 99u64;
+                (0..1_000_000)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        id(x % n)
+                    })
+                    .collect()
+            };
+            let c0 = cpu();
+            let t = std::time::Instant::now();
+            let mut found = 0;
+            for s in &ids {
+                let r = h
+                    .with_value(hist_key(s), |v| hist_find(v, s))
+                    .unwrap()
+                    .flatten();
+                if r.is_some() {
+                    found += 1;
+                }
+            }
+            let el = t.elapsed().as_secs_f64();
+            let c = cpu() - c0;
+            assert_eq!(found, ids.len());
+            let t = std::time::Instant::now();
+            let (g, l) = h.mark().unwrap();
+            let (h2, _) = History::open(&path, g, l).unwrap();
+            let reopen = t.elapsed().as_secs_f64();
+            drop(h2);
+            println!(
+                "history keys {n}: {:.0} lookups/s wall, {:.0}/CPU-s; replay at open {reopen:.2}s; log {} MB",
+                ids.len() as f64 / el,
+                ids.len() as f64 / c.max(0.01),
+                l >> 20
+            );
+        }
     }
 }
