@@ -152,12 +152,13 @@ bench_reader_cleanup() {
 # Ingest workload (streaming, MODE STREAM): Tidings (durable acknowledgements) against a private INN
 # 2.7 (CNFS, its fastest ingest setup; acknowledges without fsync), the same tidings-bench ingest
 # runs alternating between the two: CHECK+TAKETHIS and TAKETHIS only, text (1-4 KB) and binary
-# (250-750 KB) articles, BENCH_CONNS connections. Then the disk's durable sequential write
+# (250-750 KB) articles, BENCH_CONNS connections, each window of BENCH_WINDOWS commands in flight
+# per connection (the same for both servers). Then the disk's durable sequential write
 # bandwidth (dd conv=fdatasync, on the file system of the spools), and Tidings feeding Tidings over
 # plain TCP and over NNTPS (pinned certificate): the sink is down while the source takes the
 # articles, then comes up and the drain rate is measured. Environment knobs:
 #   BENCH_TEXT (30000 text articles per run)  BENCH_BIN (300 binary articles per run)
-#   BENCH_CONNS (4)  BENCH_FEED_TEXT (20000)  BENCH_FEED_BIN (200)
+#   BENCH_CONNS (4)  BENCH_WINDOWS ("64 256 1024")  BENCH_FEED_TEXT (20000)  BENCH_FEED_BIN (200)
 #   BENCH_INN_PORT (11839)  BENCH_TIDINGS_PORT (11840; the feed nodes use the next three)
 #   BENCH_KEEP=1 keeps the work directory
 bench_ingest() {
@@ -165,11 +166,11 @@ bench_ingest() {
   local ftext=${BENCH_FEED_TEXT:-20000} fbin=${BENCH_FEED_BIN:-200}
   local inn_port=${BENCH_INN_PORT:-11839} tid_port=${BENCH_TIDINGS_PORT:-11840}
   local src_port=$((tid_port + 1)) sink_port=$((tid_port + 2)) sink_tls=$((tid_port + 3))
-  local target=${CARGO_TARGET_DIR:-target} group=bench.ingest
+  local target=${CARGO_TARGET_DIR:-target} group=bench.ingest windows=${BENCH_WINDOWS:-64 256 1024}
   local n
-  for n in "$ntext" "$nbin" "$ftext" "$fbin" "$conns"; do
+  for n in "$ntext" "$nbin" "$ftext" "$fbin" "$conns" $windows; do
     if ! [ "$n" -ge 1 ] 2>/dev/null || [ "$n" -gt 1000000 ]; then
-      echo "BENCH_TEXT, BENCH_BIN, BENCH_FEED_TEXT, BENCH_FEED_BIN, BENCH_CONNS must be 1..1000000" >&2
+      echo "BENCH_TEXT, BENCH_BIN, BENCH_FEED_TEXT, BENCH_FEED_BIN, BENCH_CONNS, BENCH_WINDOWS must be 1..1000000" >&2
       return 64
     fi
   done
@@ -200,18 +201,20 @@ name = "bench.tidings.test"
 accept_from = ["127.0.0.1/32"]'
   tid_pid=$NODE_PID
 
-  local w offer kind count round=0
+  local w win offer kind count round=0
   for w in check-text takethis-text check-binary takethis-binary; do
-    offer=${w%-*} kind=${w#*-}
-    count=$ntext
-    [ "$kind" = binary ] && count=$nbin
-    round=$((round + 1))
-    timeout 600 nice -n 10 "$bench" ingest --addr "127.0.0.1:$inn_port" --group "$group" --count "$count" \
-      --conns "$conns" --offer "$offer" --kind "$kind" --server-pid "$inn_pid" --label inn \
-      --tag "inn$round.$(date +%s)" | tee -a "$results"
-    timeout 600 nice -n 10 "$bench" ingest --addr "127.0.0.1:$tid_port" --group "$group" --count "$count" \
-      --conns "$conns" --offer "$offer" --kind "$kind" --server-pid "$tid_pid" --label tidings \
-      --tag "tid$round.$(date +%s)" | tee -a "$results"
+    for win in $windows; do
+      offer=${w%-*} kind=${w#*-}
+      count=$ntext
+      [ "$kind" = binary ] && count=$nbin
+      round=$((round + 1))
+      timeout 600 nice -n 10 "$bench" ingest --addr "127.0.0.1:$inn_port" --group "$group" --count "$count" \
+        --conns "$conns" --window "$win" --offer "$offer" --kind "$kind" --server-pid "$inn_pid" --label inn \
+        --tag "inn$round.$(date +%s)" | tee -a "$results"
+      timeout 600 nice -n 10 "$bench" ingest --addr "127.0.0.1:$tid_port" --group "$group" --count "$count" \
+        --conns "$conns" --window "$win" --offer "$offer" --kind "$kind" --server-pid "$tid_pid" --label tidings \
+        --tag "tid$round.$(date +%s)" | tee -a "$results"
+    done
   done
   scripts/inn-instance.sh stop "$work/inn"
   ingest_stop "$tid_pid"
@@ -270,17 +273,18 @@ accept_from = ["127.0.0.1/32"]'
       delete kv
       for (i = 2; i <= NF; i++) { split($i, kvp, "="); kv[kvp[1]] = kvp[2] }
       l = kv["label"]; k = kv["workload"]
+      if ("window" in kv) k = k " w" kv["window"]
       rate[l, k] = kv["rate"]; mb[l, k] = kv["mb_per_s"]; cpu[l, k] = kv["cpu_us_per_article"]
       if (l == "inn") order[++n] = k
     }
     END {
-      printf "%-16s %10s %7s %9s %10s %7s %9s %7s  %s\n", "workload", "INN art/s", "MB/s", "CPU us/a", "Tidings", "MB/s", "CPU us/a", "ratio", "goal"
+      printf "%-21s %10s %7s %9s %10s %7s %9s %7s  %s\n", "workload", "INN art/s", "MB/s", "CPU us/a", "Tidings", "MB/s", "CPU us/a", "ratio", "goal"
       for (i = 1; i <= n; i++) {
         k = order[i]
         r = (rate["inn", k] > 0) ? rate["tidings", k] / rate["inn", k] : 0
         if (k ~ /text/) goal = sprintf(">= 8x INN: %s", r >= 8 ? "met" : "NOT met")
         else goal = sprintf(">= 90%% of dd %s MB/s: %.0f%% %s", dd, 100 * mb["tidings", k] / dd, mb["tidings", k] >= 0.9 * dd ? "met" : "NOT met")
-        printf "%-16s %10.0f %7.1f %9s %10.0f %7.1f %9s %6.1fx  %s\n", k, rate["inn", k], mb["inn", k], cpu["inn", k], \
+        printf "%-21s %10.0f %7.1f %9s %10.0f %7.1f %9s %6.1fx  %s\n", k, rate["inn", k], mb["inn", k], cpu["inn", k], \
           rate["tidings", k], mb["tidings", k], cpu["tidings", k], r, goal
       }
       for (kind = 1; kind <= 2; kind++) {

@@ -371,29 +371,94 @@ pub fn examine(
         }
     }
     let expires = h.get("Expires").and_then(|v| parse_date(v).ok());
-    let has_xref = h.contains("Xref");
-    drop(h);
-
+    // The overview fields are the same before and after the Path and Xref edits (so is the
+    // body, whose lines it counts): take them from this parse.
+    let ov = Overview::from_headers(&h);
     let new_path = tidings_article::path::prepend_path(&path_value, cx.pathhost);
-    let edit = |e: tidings_article::EditError| Refusal::Malformed(e.to_string());
-    let mut bytes = tidings_article::set_header(&article, "Path", &new_path).map_err(edit)?;
-    if has_xref {
-        bytes = tidings_article::remove_header(&bytes, "Xref").map_err(edit)?;
+    let edits = store_edits(&h, &new_path);
+    drop(h);
+    let mut bytes = article;
+    match edits {
+        Some((edits, field)) => apply_edits(&mut bytes, &edits, &field),
+        None => {
+            // Corner cases (no Path field, a field without a line end, a value with a line
+            // break): the general editors, which re-parse.
+            let edit = |e: tidings_article::EditError| Refusal::Malformed(e.to_string());
+            bytes = tidings_article::set_header(&bytes, "Path", &new_path).map_err(edit)?;
+            bytes = tidings_article::remove_header(&bytes, "Xref").map_err(edit)?;
+        }
     }
-    let ov = Overview::from_article(&bytes).map_err(|e| Refusal::Malformed(e.to_string()))?;
     Ok(OwnedArticle {
         message_id: header_id,
         groups: file_in,
         arrival: cx.now,
         expires,
-        subject: lossy(&ov.subject),
-        from: lossy(&ov.from),
-        date: lossy(&ov.date),
-        references: lossy(&ov.references),
+        subject: into_string(ov.subject),
+        from: into_string(ov.from),
+        date: into_string(ov.date),
+        references: into_string(ov.references),
         lines: ov.lines,
         bytes,
         ..OwnedArticle::default()
     })
+}
+
+fn into_string(v: Vec<u8>) -> String {
+    String::from_utf8(v).unwrap_or_else(|e| lossy(e.as_bytes()))
+}
+
+/// One edit of the stored form: a field's raw range (name to line end) and whether it is
+/// replaced by the new Path field (else removed).
+type Edit = (std::ops::Range<usize>, bool);
+
+/// The edits that turn a received article into its stored form, in article order: the first
+/// Path field replaced by `Path: <new_path>`, any other Path field and every Xref field
+/// removed, as [`tidings_article::set_header`] then [`tidings_article::remove_header`] would;
+/// and the new field, with the line end those editors would use (the first field's).
+/// `None` for the cases they handle specially (no Path field, an edited field without a
+/// line end, a value with a line break).
+fn store_edits(h: &Headers<'_>, new_path: &[u8]) -> Option<(Vec<Edit>, Vec<u8>)> {
+    if new_path.iter().any(|&b| b == b'\r' || b == b'\n') {
+        return None;
+    }
+    let mut edits: Vec<Edit> = Vec::with_capacity(2);
+    let mut path_seen = false;
+    for (i, f) in h.iter().enumerate() {
+        let is_path = f.name_is("Path");
+        if !is_path && !f.name_is("Xref") {
+            continue;
+        }
+        if !f.raw().ends_with(b"\n") {
+            return None;
+        }
+        let replace = is_path && !path_seen;
+        path_seen |= is_path;
+        edits.push((h.raw_range(i)?, replace));
+    }
+    if !path_seen {
+        return None;
+    }
+    let eol: &[u8] = match h.field_at(0).map(|f| f.raw()) {
+        Some(raw) if raw.ends_with(b"\n") && !raw.ends_with(b"\r\n") => b"\n",
+        _ => b"\r\n",
+    };
+    let mut field = Vec::with_capacity(new_path.len() + 8);
+    field.extend_from_slice(b"Path: ");
+    field.extend_from_slice(new_path);
+    field.extend_from_slice(eol);
+    Some((edits, field))
+}
+
+/// Applies [`store_edits`] in place, last first (so earlier ranges stay valid): no copy of
+/// the article beyond moving its tail.
+fn apply_edits(bytes: &mut Vec<u8>, edits: &[Edit], field: &[u8]) {
+    for (range, replace) in edits.iter().rev() {
+        if *replace {
+            bytes.splice(range.clone(), field.iter().copied());
+        } else {
+            bytes.drain(range.clone());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -546,5 +611,49 @@ mod tests {
         };
         let o = run(art("p!x", "<1@x>", "alt.nope", &old), "<1@x>", &cfg).unwrap();
         assert_eq!(o.groups, ["junk"]);
+    }
+
+    /// The in-place edits give what the general editors give.
+    #[test]
+    fn store_form_matches_the_editors() {
+        let cfg = TransitConfig::default();
+        let d = now_date();
+        let cases = [
+            format!(
+                "Path: a!b\r\nXref: p misc.test:1\r\nNewsgroups: misc.test\r\nFrom: f@x\r\nSubject: s\r\nDate: {d}\r\nMessage-ID: <1@x>\r\nxref: q misc.test:2\r\n\r\nXref: body\r\n"
+            ),
+            format!(
+                "From: f@x\r\nPath:  a!b \r\nNewsgroups: misc.test\r\nSubject: s\r\nDate: {d}\r\nMessage-ID: <1@x>\r\nPATH: c!d\r\n\r\n"
+            ),
+            format!(
+                "Path: a!b\nNewsgroups: misc.test\nFrom: f@x\nSubject: s\nDate: {d}\nMessage-ID: <1@x>\n\nbody\n"
+            ),
+            format!(
+                "Path: a\r\n !b\r\nNewsgroups: misc.test\r\nFrom: f@x\r\nSubject: s\r\nDate: {d}\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n"
+            ),
+        ];
+        let mut ran = 0;
+        for a in cases {
+            let a = a.into_bytes();
+            let Ok(o) = run(a.clone(), "<1@x>", &cfg) else {
+                continue;
+            };
+            let h = Headers::parse(&a).unwrap();
+            let path =
+                tidings_article::path::prepend_path(&h.get_unfolded("Path").unwrap(), "me.example");
+            let want = tidings_article::set_header(&a, "Path", &path).unwrap();
+            let want = tidings_article::remove_header(&want, "Xref").unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&o.bytes),
+                String::from_utf8_lossy(&want)
+            );
+            let ov = Overview::from_article(&want).unwrap();
+            assert_eq!(
+                (o.subject.as_bytes(), o.lines),
+                (ov.subject.as_slice(), ov.lines)
+            );
+            ran += 1;
+        }
+        assert!(ran >= 2, "only {ran} cases were accepted");
     }
 }
