@@ -22,6 +22,22 @@ pub enum LineEvent {
     Nul,
 }
 
+/// Splits `data` into consecutive pieces whose sizes cycle through `chunks` (a size of 0 is
+/// taken as 1; no sizes at all means one piece), the way reads arrive from a socket.
+fn pieces<'a>(data: &'a [u8], chunks: &'a [usize]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let mut rest = data;
+    let mut sizes = chunks.iter().copied().cycle();
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = sizes.next().unwrap_or(rest.len()).max(1).min(rest.len());
+        let (piece, tail) = rest.split_at(size);
+        rest = tail;
+        Some(piece)
+    })
+}
+
 /// Feed `data` to a fresh [`LineDecoder`] in chunks of the given sizes
 /// (cycled; a size of 0 is taken as 1), the way a server would. Returns the
 /// events and the number of bytes left unconsumed at the end.
@@ -34,18 +50,8 @@ pub fn drive_lines(data: &[u8], limit: usize, chunks: &[usize]) -> (Vec<LineEven
     let mut dec = LineDecoder::new(limit);
     let mut buf: Vec<u8> = Vec::new();
     let mut events = Vec::new();
-    let mut pos = 0;
-    let mut ci = 0;
-    while pos < data.len() {
-        let size = chunks
-            .get(ci % chunks.len().max(1))
-            .copied()
-            .unwrap_or(data.len())
-            .max(1);
-        ci += 1;
-        let end = data.len().min(pos + size);
-        buf.extend_from_slice(data.get(pos..end).unwrap_or_default());
-        pos = end;
+    for piece in pieces(data, chunks) {
+        buf.extend_from_slice(piece);
         // Every round either consumes at least one byte or stops.
         for _ in 0..=buf.len() {
             match dec.decode(&buf) {
@@ -144,18 +150,8 @@ pub fn drive_blocks(data: &[u8], limit: usize, chunks: &[usize]) -> (Vec<BlockEv
     let mut dec = BlockDecoder::new(limit);
     let mut buf: Vec<u8> = Vec::new();
     let mut events = Vec::new();
-    let mut pos = 0;
-    let mut ci = 0;
-    while pos < data.len() {
-        let size = chunks
-            .get(ci % chunks.len().max(1))
-            .copied()
-            .unwrap_or(data.len())
-            .max(1);
-        ci += 1;
-        let end = data.len().min(pos + size);
-        buf.extend_from_slice(data.get(pos..end).unwrap_or_default());
-        pos = end;
+    for piece in pieces(data, chunks) {
+        buf.extend_from_slice(piece);
         for _ in 0..=buf.len() {
             match dec.decode(&buf) {
                 Ok(BlockStep::NeedMore { consumed }) => {
@@ -271,18 +267,8 @@ pub fn drive_responses(
     }
     let mut buf: Vec<u8> = Vec::new();
     let mut events = Vec::new();
-    let mut pos = 0;
-    let mut ci = 0;
-    while pos < data.len() {
-        let size = chunks
-            .get(ci % chunks.len().max(1))
-            .copied()
-            .unwrap_or(data.len())
-            .max(1);
-        ci += 1;
-        let end = data.len().min(pos + size);
-        buf.extend_from_slice(data.get(pos..end).unwrap_or_default());
-        pos = end;
+    for piece in pieces(data, chunks) {
+        buf.extend_from_slice(piece);
         for _ in 0..=buf.len() {
             match dec.decode(&buf) {
                 Ok(step) => {
