@@ -6,7 +6,7 @@
 //!
 //! The control protocol is line based. The client sends one request line: fields separated by
 //! TAB, the first being the operation (`group-add NAME FLAG DESCRIPTION`, `group-rm NAME`,
-//! `group-list`, `user-add NAME PHC`, `user-rm NAME`, `user-list`, `ping`). The server answers
+//! `group-list`, `user-add NAME PHC`, `user-rm NAME`, `user-list`, `feed-status`, `ping`). The server answers
 //! with zero or more data lines, each starting with `+ `, then one final line: `ok`, or
 //! `error ` and a message. Passwords never cross the socket: `user add` hashes on the client
 //! side and sends the PHC string.
@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
+use tidings_feed::outbound::FeedStatus;
 use tidings_store::{GroupStatus, Store};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
@@ -61,6 +62,8 @@ pub enum Request {
     },
     /// List the users.
     UserList,
+    /// The outbound feeds: counters and queue depth per peer.
+    FeedStatus,
     /// Is the server there?
     Ping,
 }
@@ -90,6 +93,7 @@ impl Request {
             Request::UserAdd { name, phc } => format!("user-add\t{}\t{}", clean(name), clean(phc)),
             Request::UserRm { name } => format!("user-rm\t{}", clean(name)),
             Request::UserList => "user-list".into(),
+            Request::FeedStatus => "feed-status".into(),
             Request::Ping => "ping".into(),
         }
     }
@@ -112,6 +116,7 @@ impl Request {
             },
             ("user-rm", 2) => Request::UserRm { name: s(1) },
             ("user-list", 1) => Request::UserList,
+            ("feed-status", 1) => Request::FeedStatus,
             ("ping", 1) => Request::Ping,
             _ => bail!("unknown request {:?}", f[0]),
         })
@@ -126,14 +131,42 @@ fn now() -> i64 {
 pub fn needs_store(req: &Request) -> bool {
     matches!(
         req,
-        Request::GroupAdd { .. } | Request::GroupRm { .. } | Request::GroupList
+        Request::GroupAdd { .. }
+            | Request::GroupRm { .. }
+            | Request::GroupList
+            | Request::FeedStatus
     )
 }
 
-/// Runs a request against the store (needed for group requests) and the users file; returns
-/// the data lines.
-pub fn execute(req: &Request, store: Option<&Store>, users_file: &Path) -> Result<Vec<String>> {
-    let store = || store.ok_or_else(|| anyhow!("internal: no store for a group request"));
+/// What a request runs against: the store (group requests; queue depths when the server is
+/// stopped), the running feeders (feed status) and the users file.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    /// The open store.
+    pub store: Option<&'a Store>,
+    /// The running server's feeders; `None` when the server is stopped.
+    pub feeds: Option<&'a FeedStatus>,
+    /// The users file.
+    pub users_file: &'a Path,
+}
+
+/// One line of `feed status`.
+fn feed_line(name: &str, s: &tidings_feed::outbound::FeedSnapshot) -> String {
+    let c = &s.counts;
+    format!(
+        "{name} offered={} accepted={} refused={} rejected={} deferred={} missing={} bytes={} queued={}",
+        c.offered, c.accepted, c.refused, c.rejected, c.deferred, s.missing, c.bytes, s.queued
+    )
+}
+
+/// Runs a request; returns the data lines.
+pub fn execute(req: &Request, target: Target<'_>) -> Result<Vec<String>> {
+    let store = || {
+        target
+            .store
+            .ok_or_else(|| anyhow!("internal: no store for a group request"))
+    };
+    let users_file = target.users_file;
     match req {
         Request::GroupAdd {
             name,
@@ -188,6 +221,21 @@ pub fn execute(req: &Request, store: Option<&Store>, users_file: &Path) -> Resul
             Ok(vec![format!("removed user {name}")])
         }
         Request::UserList => users::list(users_file),
+        Request::FeedStatus => match target.feeds {
+            Some(feeds) => Ok(feeds
+                .snapshot()
+                .context("reading the feed queues")?
+                .iter()
+                .map(|(name, s)| feed_line(name, s))
+                .collect()),
+            None => {
+                let mut lines = vec!["server not running: queue depths only".to_owned()];
+                for (name, n) in store()?.queue_peers().context("reading the feed queues")? {
+                    lines.push(format!("{name} queued={n}"));
+                }
+                Ok(lines)
+            }
+        },
         Request::Ping => Ok(vec!["pong".into()]),
     }
 }
@@ -232,11 +280,17 @@ pub fn run(cfg: &crate::config::Config, req: &Request) -> Result<Vec<String>> {
         return Ok(lines);
     }
     let users_file = users::users_path(data_dir);
+    let mut target = Target {
+        store: None,
+        feeds: None,
+        users_file: &users_file,
+    };
     if !needs_store(req) {
-        return execute(req, None, &users_file);
+        return execute(req, target);
     }
     let store = crate::serve::open_store(cfg)?;
-    let out = execute(req, Some(&store), &users_file);
+    target.store = Some(&store);
+    let out = execute(req, target);
     store.close().context("closing the store")?;
     out
 }
@@ -246,6 +300,7 @@ pub async fn serve_control(
     listener: tokio::net::UnixListener,
     path: PathBuf,
     store: Arc<Store>,
+    feeds: Option<FeedStatus>,
     users_file: PathBuf,
     mut shutdown: tidings_net::ShutdownSignal,
 ) {
@@ -263,6 +318,7 @@ pub async fn serve_control(
             }
         };
         let store = Arc::clone(&store);
+        let feeds = feeds.clone();
         let users_file = users_file.clone();
         tokio::spawn(async move {
             let (read, mut write) = conn.into_split();
@@ -276,7 +332,14 @@ pub async fn serve_control(
                     Ok(req) => {
                         tracing::info!(request = %req.encode().split('\t').next().unwrap_or(""), "control request");
                         tokio::task::spawn_blocking(move || {
-                            execute(&req, Some(&store), &users_file)
+                            execute(
+                                &req,
+                                Target {
+                                    store: Some(&store),
+                                    feeds: feeds.as_ref(),
+                                    users_file: &users_file,
+                                },
+                            )
                         })
                         .await
                         .unwrap_or_else(|e| Err(anyhow!("control task failed: {e}")))

@@ -50,6 +50,9 @@ enum Command {
     /// Reader accounts for AUTHINFO.
     #[command(subcommand)]
     User(UserCommand),
+    /// Outbound feeds to peers.
+    #[command(subcommand)]
+    Feed(FeedCommand),
     /// Print the version and exit.
     Version,
 }
@@ -83,6 +86,13 @@ enum GroupCommand {
     },
     /// List the groups: name, status, low and high article numbers, description.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+enum FeedCommand {
+    /// Per peer: offered, accepted, refused, rejected, deferred, missing, bytes and queued
+    /// (articles still to deliver). With the server stopped, the queue depths only.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]
@@ -213,6 +223,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 UserCommand::List => admin::Request::UserList,
             };
             print_lines(&admin::run(&cfg, &req)?);
+        }
+        Command::Feed(FeedCommand::Status) => {
+            let cfg = load_config(cli.config.as_deref())?;
+            init_logging("warn");
+            print_lines(&admin::run(&cfg, &admin::Request::FeedStatus)?);
         }
     }
     Ok(ExitCode::SUCCESS)

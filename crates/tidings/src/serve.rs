@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use tidings_feed::outbound::{FeederConfig, Feeders, Routes, Wakers};
+use tidings_feed::outbound::{FeedStatus, FeederConfig, Feeders, Routes, Wakers};
 use tidings_feed::{PeerTable, TransitEnd, TransitServices};
 use tidings_net::Shutdown;
 use tidings_net::listener::{self, Connection, Limiter, ListenOptions, RefusalReason, TlsMode};
@@ -179,9 +179,10 @@ pub fn run(cfg: Config) -> Result<()> {
     transit.clock = crate::unix_now;
     transit.idle_timeout = Duration::from_secs(cfg.limits.idle_timeout_secs.max(1));
     transit.max_line = cfg.limits.max_line;
-    let peering = Peering {
+    let mut peering = Peering {
         peers,
         transit: Arc::new(transit),
+        feeds: None,
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -193,6 +194,7 @@ pub fn run(cfg: Config) -> Result<()> {
         let _rt = runtime.enter();
         Feeders::start(&store, feed_configs, &feed_wakers).map_err(|e| anyhow!(e))?
     };
+    peering.feeds = Some(feeders.status());
     let result = runtime.block_on(serve(&cfg, services, peering, Arc::clone(&store), resolver));
     // Feeders stop first (they flush what they delivered), then the writer, then the store.
     runtime.block_on(feeders.stop(Duration::from_secs(5)));
@@ -248,6 +250,8 @@ impl TransitGate for PeerGate {
 struct Peering {
     peers: Arc<PeerTable>,
     transit: Arc<TransitServices>,
+    /// The outbound feeders' status (for the control socket's `feed status`).
+    feeds: Option<FeedStatus>,
 }
 
 /// Runs a connection: the reader session, and transit sessions when it hands over, back and
@@ -436,6 +440,7 @@ async fn serve(
         control,
         sock_path.clone(),
         Arc::clone(&store),
+        peering.feeds.clone(),
         users::users_path(data_dir),
         shutdown.signal(),
     ));

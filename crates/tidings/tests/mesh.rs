@@ -93,6 +93,11 @@ impl Node {
             &["serve", "--config", config.to_str().unwrap()],
         )
     }
+
+    /// Runs an admin command on this node's configuration (server running or not).
+    fn admin(&self, args: &[&str]) -> (bool, String, String) {
+        common::admin(&self.dir.join("tidings.toml"), args, "")
+    }
 }
 
 /// Posts a small article at `addr`.
@@ -252,9 +257,36 @@ fn peer_down_then_back_gets_its_whole_backlog_once() {
         "an article twice at B"
     );
     drop(r);
+    // B stores an article before it acknowledges it: wait for A to have every answer (its
+    // queue empty) before B goes down again, or A rightly keeps the unanswered ones.
+    let want = format!("{} ", b.name);
+    let mut status = String::new();
+    poll_until(
+        "A's queue for B to empty",
+        || {
+            let (ok, out, err) = da.admin(&["feed", "status"], "");
+            assert!(ok, "feed status: {err}");
+            status = out
+                .lines()
+                .find(|l| l.starts_with(&want))
+                .unwrap_or("")
+                .to_owned();
+            status.ends_with(" queued=0")
+        },
+        || format!("{}\n----\n{}", da.stderr(), db.stderr()),
+    );
+    assert!(
+        status.contains(&format!(" accepted={} ", ids.len())),
+        "A's live counters: {status}"
+    );
     assert!(db.stop());
     assert!(da.stop(), "{}", da.stderr());
     let cnt = feed_stopped(&da.stderr(), &b.name).expect("A's counters");
     assert_eq!(cnt[1], ids.len() as u64, "accepted: {cnt:?}");
     assert_eq!(cnt[4], 0, "queue not empty: {cnt:?}");
+    // With A stopped, `feed status` reads the queue depths from the store.
+    let (ok, out, err) = a.admin(&["feed", "status"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("server not running"), "{out}");
+    assert!(out.contains(&format!("{} queued=0", b.name)), "{out}");
 }

@@ -133,6 +133,11 @@ impl Dispatch {
         }
     }
 
+    /// Entries in the durable queue (delivered ones not yet flushed included).
+    pub(crate) fn queue_len(&self) -> Result<u64, tidings_store::Error> {
+        self.store.queue_len(&self.peer)
+    }
+
     /// Whether a deferred entry waits, and how long until the first is due.
     pub(crate) fn next_retry_in(&self) -> Option<Duration> {
         self.lock()

@@ -505,8 +505,10 @@ fn settle(
             ctx.dispatch.defer(e.clone());
         }
         other => {
-            // 400, 480, 500, 502 ...: the connection is no good; offer it again later
-            ctx.dispatch.defer(e.clone());
+            // 400, 480, 500, 502 ...: the connection is no good (400: the peer is going
+            // down). The entry stays in flight, so it is given back when the connection ends
+            // and offered first on the next one, after the reconnect back-off.
+            in_flight.push(e.clone());
             add(&c.deferred, 1);
             return Err(ConnError::Unexpected(format!(
                 "reply {other} for {}",

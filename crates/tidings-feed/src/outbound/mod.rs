@@ -280,7 +280,6 @@ impl Feeders {
             }
             let housekeeping = tokio::spawn(housekeeping(
                 cfg.clone(),
-                Arc::clone(store),
                 Arc::clone(&dispatch),
                 Arc::clone(&counters),
                 shutdown.signal(),
@@ -305,6 +304,24 @@ impl Feeders {
             .collect()
     }
 
+    /// A handle for status reports (the control socket's `feed status`), usable while the
+    /// feeders run.
+    #[must_use]
+    pub fn status(&self) -> FeedStatus {
+        FeedStatus(Arc::new(
+            self.feeders
+                .iter()
+                .map(|f| {
+                    (
+                        f.name.clone(),
+                        Arc::clone(&f.counters),
+                        Arc::clone(&f.dispatch),
+                    )
+                })
+                .collect(),
+        ))
+    }
+
     /// Stops every feeder (connections say QUIT after their current round), removes what was
     /// delivered from the queues and logs the counters. Bounded by `grace`.
     pub async fn stop(self, grace: Duration) {
@@ -318,8 +335,8 @@ impl Feeders {
                 }
             }
             let _ = tokio::time::timeout_at(deadline, f.housekeeping).await;
-            let d = Arc::clone(&f.dispatch);
-            let flushed = tokio::task::spawn_blocking(move || d.flush()).await;
+            let (d, c) = (Arc::clone(&f.dispatch), Arc::clone(&f.counters));
+            let flushed = tokio::task::spawn_blocking(move || refresh(&d, &c)).await;
             if let Ok(Err(e)) = flushed {
                 tracing::warn!(peer = %f.name, error = %e, "feed queue: final removal failed");
             }
@@ -328,24 +345,59 @@ impl Feeders {
     }
 }
 
+/// The feeders' counters, each with the depth of its durable queue (see [`Feeders::status`]).
+#[derive(Clone)]
+pub struct FeedStatus(Arc<Vec<StatusEntry>>);
+
+/// A feeder as [`FeedStatus`] sees it: name, counters, dispatcher.
+type StatusEntry = (String, Arc<FeedCounters>, Arc<dispatch::Dispatch>);
+
+impl std::fmt::Debug for FeedStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|e| &e.0)).finish()
+    }
+}
+
+impl FeedStatus {
+    /// Every feeder's counters, in configuration order. The queue depth is read now, after
+    /// removing what was delivered since the last look, so it counts the entries still to be
+    /// delivered. Blocking (store reads and a queue write): call off the async runtime.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub fn snapshot(&self) -> Result<Vec<(String, FeedSnapshot)>, tidings_store::Error> {
+        self.0
+            .iter()
+            .map(|(name, counters, dispatch)| {
+                refresh(dispatch, counters)?;
+                Ok((name.clone(), counters.snapshot()))
+            })
+            .collect()
+    }
+}
+
+/// Removes the delivered entries from the durable queue and stores its depth in `counters`.
+/// Blocking.
+fn refresh(
+    dispatch: &dispatch::Dispatch,
+    counters: &FeedCounters,
+) -> Result<(), tidings_store::Error> {
+    let flushed = dispatch.flush();
+    let n = dispatch.queue_len()?;
+    counters.queued.store(n, Ordering::Relaxed);
+    flushed.map(|_| ())
+}
+
 /// Flushes removals, refreshes the queue depth and logs counters, until shutdown ([`Feeders::stop`]
 /// does the last flush once the connections have ended).
 async fn housekeeping(
     cfg: FeederConfig,
-    store: Arc<Store>,
     dispatch: Arc<dispatch::Dispatch>,
     counters: Arc<FeedCounters>,
     mut shutdown: ShutdownSignal,
 ) {
-    let flush = |d: Arc<dispatch::Dispatch>, s: Arc<Store>, c: Arc<FeedCounters>, name: String| async move {
-        let r = tokio::task::spawn_blocking(move || {
-            let r = d.flush();
-            if let Ok(n) = s.queue_len(&name) {
-                c.queued.store(n, Ordering::Relaxed);
-            }
-            r
-        })
-        .await;
+    let flush = |d: Arc<dispatch::Dispatch>, c: Arc<FeedCounters>| async move {
+        let r = tokio::task::spawn_blocking(move || refresh(&d, &c)).await;
         if let Ok(Err(e)) = r {
             tracing::warn!(error = %e, "feed queue: removing delivered entries failed");
         }
@@ -356,13 +408,7 @@ async fn housekeeping(
             () = tokio::time::sleep(cfg.flush_interval) => {}
             () = shutdown.wait() => break,
         }
-        flush(
-            Arc::clone(&dispatch),
-            Arc::clone(&store),
-            Arc::clone(&counters),
-            cfg.name.clone(),
-        )
-        .await;
+        flush(Arc::clone(&dispatch), Arc::clone(&counters)).await;
         if last_log.elapsed() >= cfg.log_interval {
             last_log = tokio::time::Instant::now();
             log_counters(&cfg.name, &counters.snapshot(), "feed counters");
