@@ -313,7 +313,7 @@ pub fn examine(
     command_id: &str,
     cx: &Context<'_>,
 ) -> Result<OwnedArticle, Refusal> {
-    if article.contains(&0) {
+    if memchr::memchr(0, &article).is_some() {
         return Err(Refusal::Nul);
     }
     let h = Headers::parse(&article).map_err(|e| Refusal::Invalid(e.into()))?;
