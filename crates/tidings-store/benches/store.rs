@@ -5,8 +5,8 @@
 //!     cargo bench -p tidings-store --bench store
 //! ```
 //! `TIDINGS_BENCH_N` (default 100000) articles of 1-4 KB in 1.5 groups on average (100
-//! groups) are stored with durable group commit in batches of `TIDINGS_BENCH_BATCH` (default
-//! 512); then the store is reopened after a SIGKILL of a child writer, and history lookups,
+//! groups) are stored with durable group commit in batches of `TIDINGS_BENCH_BATCH` (default:
+//! the store writer's largest group commit, `WriterConfig::default().max_batch`, 1024); then the store is reopened after a SIGKILL of a child writer, and history lookups,
 //! overview scans and the index size are measured. `TIDINGS_BENCH_DURABLE=0` turns fsync off,
 //! `TIDINGS_BENCH_QUICK_REPAIR=0` turns redb quick-repair off, `TIDINGS_BENCH_CACHE_MB` sets
 //! the redb cache (default 64). `TIDINGS_BENCH_DIR` sets where the store
@@ -195,7 +195,10 @@ fn main() {
         return;
     }
     let n = env("TIDINGS_BENCH_N", 100_000);
-    let batch = env("TIDINGS_BENCH_BATCH", 512);
+    let batch = env(
+        "TIDINGS_BENCH_BATCH",
+        tidings_store::writer::WriterConfig::default().max_batch as u64,
+    );
     let tmp = tempfile::tempdir().unwrap();
     let dir = std::env::var("TIDINGS_BENCH_DIR")
         .map(std::path::PathBuf::from)
@@ -352,23 +355,21 @@ fn main() {
     let ids_len: u64 = (0..n).map(|i| msgid(i).len() as u64).sum();
     let hist = st.history.stored_bytes + st.history.metadata_bytes + st.history.fragmented_bytes;
     let over = st.overview.stored_bytes + st.overview.metadata_bytes + st.overview.fragmented_bytes;
-    let arr = st.arrival.stored_bytes + st.arrival.metadata_bytes + st.arrival.fragmented_bytes;
     println!(
         "index per article: history {:.0} B (stored {:.0} + btree {:.0} + unused {:.0}; incl. message-id {:.0}), \
-         overview {:.0} B (incl. text fields {:.0}), arrival {:.0} B",
+         overview {:.0} B (incl. text fields {:.0})",
         per(hist),
         per(st.history.stored_bytes),
         per(st.history.metadata_bytes),
         per(st.history.fragmented_bytes),
         per(ids_len),
         per(over),
-        per(text),
-        per(arr)
+        per(text)
     );
     println!(
         "index overhead excluding text fields (overview text, message-id in history): {:.0} B/article; \
          index file {} bytes = {:.0} B/article (file includes free copy-on-write pages)",
-        per(hist + over + arr - text - ids_len),
+        per(hist + over - text - ids_len),
         st.file_bytes,
         per(st.file_bytes)
     );

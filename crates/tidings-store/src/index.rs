@@ -22,8 +22,9 @@ pub(crate) fn ov_name(gid: u32) -> String {
 pub(crate) fn ov_def(name: &str) -> TableDefinition<'_, u64, &'static [u8]> {
     TableDefinition::new(name)
 }
-/// arrival index: (arrival, group id, number) -> ().
-pub(crate) const ARRIVAL: TableDefinition<'_, (i64, u32, u64), ()> =
+/// The arrival index of index format 2: (arrival, group id, number) -> (). Format 3 has none
+/// (NEWNEWS searches each group's overview by arrival); opening a format-2 index drops it.
+pub(crate) const LEGACY_ARRIVAL: TableDefinition<'_, (i64, u32, u64), ()> =
     TableDefinition::new("arrival");
 /// active list: group name -> [`GroupRec`].
 pub(crate) const GROUPS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("groups");
@@ -38,7 +39,7 @@ pub(crate) const QUARANTINE: TableDefinition<'_, u64, &str> = TableDefinition::n
 pub(crate) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 
 /// Version of the index database layout.
-pub(crate) const FORMAT: u8 = 2;
+pub(crate) const FORMAT: u8 = 3;
 
 /// Encodes the "indexed up to" mark.
 pub(crate) fn encode_mark(seg: u32, off: u64) -> [u8; 12] {
@@ -75,7 +76,6 @@ pub(crate) struct Wtx<'t> {
     pub history: &'t History,
     txn: &'t WriteTransaction,
     over: HashMap<u32, Table<'t, u64, &'static [u8]>>,
-    pub arr: Table<'t, (i64, u32, u64), ()>,
     pub groups: Table<'t, &'static str, &'static [u8]>,
     pub gids: Table<'t, u32, &'static str>,
     pub segs: Table<'t, u32, &'static [u8]>,
@@ -95,7 +95,6 @@ impl<'t> Wtx<'t> {
             history,
             txn,
             over: HashMap::new(),
-            arr: txn.open_table(ARRIVAL)?,
             groups: txn.open_table(GROUPS)?,
             gids: txn.open_table(GROUP_IDS)?,
             segs: txn.open_table(SEGMENTS)?,
@@ -302,7 +301,7 @@ impl<'t> Wtx<'t> {
         Ok(())
     }
 
-    /// Records an article: history, overview rows, arrival rows, group counters and segment
+    /// Records an article: history, overview rows, group counters and segment
     /// statistics. `places` are (group name, group id, number).
     /// `key_free`: the caller has just seen that no history entry uses the id's key, so the
     /// entry is inserted without reading the key again.
@@ -330,7 +329,6 @@ impl<'t> Wtx<'t> {
         let obytes = encode(&over)?;
         for &(name, gid, n) in places {
             self.ov(gid)?.insert(&n, obytes.as_slice())?;
-            self.arr.insert(&(a.arrival, gid, n), ())?;
             if let Some(g) = self.group(name)? {
                 if g.count == 0 {
                     g.low = n;
@@ -360,10 +358,9 @@ impl<'t> Wtx<'t> {
         self.count_record(a.token.segment, rec_len, true)
     }
 
-    /// Removes one overview row and its arrival row, and updates the group counters.
-    fn remove_row(&mut self, gid: u32, n: u64, arrival: i64) -> Result<()> {
+    /// Removes one overview row and updates the group counters.
+    fn remove_row(&mut self, gid: u32, n: u64) -> Result<()> {
         self.ov(gid)?.remove(&n)?;
-        self.arr.remove(&(arrival, gid, n))?;
         let Some(name) = self.group_name(gid)? else {
             return Ok(());
         };
@@ -387,17 +384,11 @@ impl<'t> Wtx<'t> {
     /// Removes an article from the index, remembering its id as rejected at `now`. Returns
     /// false when the id is not present.
     pub fn remove_article(&mut self, id: &str, now: i64) -> Result<bool> {
-        let Some(HistEntry::Present {
-            token,
-            arrival,
-            places,
-            ..
-        }) = self.hist_get(id)?
-        else {
+        let Some(HistEntry::Present { token, places, .. }) = self.hist_get(id)? else {
             return Ok(false);
         };
         for (gid, n) in places {
-            self.remove_row(gid, n, arrival)?;
+            self.remove_row(gid, n)?;
         }
         let t = Token::from_bytes(&token);
         self.uncount_live(t.segment, t.record_len())?;
@@ -424,15 +415,14 @@ impl<'t> Wtx<'t> {
         }) = entry
         else {
             // no history entry: drop the stray row
-            let arrival = match self.ov(gid)?.get(&n)? {
-                Some(v) => decode::<OverRec<'_>>(v.value(), "overview")?.arrival,
-                None => return Ok(false),
-            };
-            self.remove_row(gid, n, arrival)?;
+            if self.ov(gid)?.get(&n)?.is_none() {
+                return Ok(false);
+            }
+            self.remove_row(gid, n)?;
             return Ok(false);
         };
         places.retain(|&(g, m)| !(g == gid && m == n));
-        self.remove_row(gid, n, arrival)?;
+        self.remove_row(gid, n)?;
         if places.is_empty() {
             let t = Token::from_bytes(&token);
             self.uncount_live(t.segment, t.record_len())?;

@@ -10,8 +10,8 @@
 //!   append-only log (`history.log`) with an in-memory hash index rebuilt at open; the index
 //!   database records how much of the log is committed.
 //! - **Indexes** in one redb database (`index.redb`): the active list and article numbering,
-//!   overview records per (group, number), an arrival index for NEWNEWS, segment statistics,
-//!   quarantine, outgoing queues.
+//!   overview records per (group, number) (NEWNEWS searches them by arrival: there is no
+//!   arrival index), segment statistics, quarantine, outgoing queues.
 //! - **Group commit**: [`Store::store_batch`] appends a batch, fsyncs the spool and the history
 //!   log once (concurrently, on a scoped helper thread), commits the index updates (including
 //!   article numbers, the "indexed up to" mark and the history log length) in one durable
@@ -46,7 +46,7 @@ pub use format::Token;
 pub use maint::{CheckReport, RebuildReport};
 pub use queue::QueueEntry;
 pub use store::{
-    ArticleInfo, ArticleReader, Config, GroupInfo, GroupStatus, Lookup, NewArticle, OverviewField,
-    OverviewInput, OverviewRef, Part, Progress, RecoveryReport, RefuseReason, Snapshot, Store,
-    StoreOutcome,
+    ArticleInfo, ArticleReader, Config, GroupInfo, GroupStatus, Lookup, NEWNEWS_SLACK_SECS,
+    NewArticle, OverviewField, OverviewInput, OverviewRef, Part, Progress, RecoveryReport,
+    RefuseReason, Snapshot, Store, StoreOutcome,
 };

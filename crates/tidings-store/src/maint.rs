@@ -12,7 +12,7 @@ use crate::format::{
     decode_meta,
 };
 use crate::history::{HISTORY_FILE, History, LOG_HDR};
-use crate::index::{ARRIVAL, GROUP_IDS, GROUPS, META, Wtx, decode_mark, ov_def, ov_name};
+use crate::index::{GROUP_IDS, GROUPS, META, Wtx, decode_mark, ov_def, ov_name};
 use crate::spool::{self, ScanItem, SegScanner};
 use crate::store::{
     Config, GroupStatus, INDEX_FILE, Progress, SPOOL_DIR, Store, apply_record, init_tables, open_db,
@@ -285,14 +285,6 @@ impl Store {
         }
         for (g, (count, ..)) in per {
             rep.problem(format!("{count} overview rows for unknown group id {g}"));
-        }
-        let arr = txn.open_table(ARRIVAL)?;
-        if arr.len()? != rep.overview_rows {
-            rep.problem(format!(
-                "arrival index has {} rows, overview {}",
-                arr.len()?,
-                rep.overview_rows
-            ));
         }
         progress(Progress {
             phase: "done",

@@ -23,8 +23,8 @@ use crate::format::{
 };
 use crate::history::{HISTORY_FILE, History, decode_hist_mark, encode_hist_mark};
 use crate::index::{
-    ARRIVAL, FORMAT, GROUP_IDS, GROUPS, IndexArticle, META, QUARANTINE, SEGMENTS, Wtx, decode_mark,
-    ov_def, ov_name,
+    FORMAT, GROUP_IDS, GROUPS, IndexArticle, LEGACY_ARRIVAL, META, QUARANTINE, SEGMENTS, Wtx,
+    decode_mark, ov_def, ov_name,
 };
 use crate::spool::{self, ScanItem, SegFiles, SegScanner};
 
@@ -521,6 +521,10 @@ pub(crate) fn init_tables(db: &Database) -> Result<()> {
             .get("format")?
             .map(|v| v.value().first().copied().unwrap_or(0));
         match got {
+            // Format 2 had an arrival index; format 3 is format 2 without it.
+            Some(2) => {
+                meta.insert("format", [FORMAT].as_slice())?;
+            }
             Some(got) if got != FORMAT => {
                 return Err(Error::CorruptIndex(format!(
                     "index format {got}, expected {FORMAT}"
@@ -531,12 +535,12 @@ pub(crate) fn init_tables(db: &Database) -> Result<()> {
                 meta.insert("format", [FORMAT].as_slice())?;
             }
         }
-        txn.open_table(ARRIVAL)?;
         txn.open_table(GROUPS)?;
         txn.open_table(GROUP_IDS)?;
         txn.open_table(SEGMENTS)?;
         txn.open_table(QUARANTINE)?;
     }
+    txn.delete_table(LEGACY_ARRIVAL)?;
     txn.commit()?;
     Ok(())
 }
@@ -1429,12 +1433,16 @@ struct Staged<'a> {
     key_used: bool,
 }
 
+/// How far before a NEWNEWS date the search for the first new row in a group starts (see
+/// [`Snapshot::newnews`]): articles whose arrival time is this much behind an article numbered
+/// before them are still found.
+pub const NEWNEWS_SLACK_SECS: i64 = 3600;
+
 /// A consistent read view of the index.
 pub struct Snapshot<'s> {
     store: &'s Store,
     groups: ReadOnlyTable<&'static str, &'static [u8]>,
     gids: ReadOnlyTable<u32, &'static str>,
-    arr: ReadOnlyTable<(i64, u32, u64), ()>,
     txn: ReadTransaction,
 }
 
@@ -1444,7 +1452,6 @@ impl<'s> Snapshot<'s> {
             store,
             groups: txn.open_table(GROUPS)?,
             gids: txn.open_table(GROUP_IDS)?,
-            arr: txn.open_table(ARRIVAL)?,
             txn,
         })
     }
@@ -1580,43 +1587,71 @@ impl<'s> Snapshot<'s> {
 
     /// Visits the message-ids of articles that arrived at or after `since` in groups accepted
     /// by `group_filter`, in arrival order, each once, until `visit` returns false (NEWNEWS).
-    /// Uses the arrival index; memory grows with the ids visited within one arrival second
-    /// only.
+    ///
+    /// There is no arrival index (it cost about 44 bytes per article): like INN, each accepted
+    /// group's overview is searched. Article numbers follow arrival within a group, so a binary
+    /// search finds the first row that arrived at or after `since` less
+    /// [`NEWNEWS_SLACK_SECS`] (arrival times are taken before numbering, and a clock may step
+    /// back a little), and the rows from there on are filtered by arrival. A group whose newest
+    /// row is older than that is skipped after one read. Memory grows with the ids found.
     pub fn newnews(
         &self,
         since: i64,
         mut group_filter: impl FnMut(&str) -> bool,
         mut visit: impl FnMut(&str) -> bool,
     ) -> Result<()> {
-        let mut names: std::collections::HashMap<u32, Option<ReadOnlyTable<u64, &'static [u8]>>> =
-            Default::default();
-        let mut sec = i64::MIN;
-        let mut seen_this_sec: HashSet<String> = HashSet::new();
-        for item in self.arr.range((since, 0u32, 0u64)..)? {
-            let (k, _) = item?;
-            let (t, gid, n) = k.value();
-            let ov = match names.entry(gid) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    let table = match self.gids.get(&gid)? {
-                        Some(name) if group_filter(name.value()) => self.ov(gid)?,
-                        _ => None,
-                    };
-                    e.insert(table)
-                }
-            };
-            let Some(ov) = ov else {
+        let from = since.saturating_sub(NEWNEWS_SLACK_SECS);
+        let arrival =
+            |v: &[u8]| -> Result<i64> { Ok(decode::<OverRec<'_>>(v, "overview")?.arrival) };
+        let mut found: Vec<(i64, u32, u64, String)> = Vec::new();
+        for item in self.gids.iter()? {
+            let (gid, name) = item?;
+            let gid = gid.value();
+            if !group_filter(name.value()) {
                 continue;
-            };
-            let Some(v) = ov.get(&n)? else {
-                continue;
-            };
-            let o: OverRec<'_> = decode(v.value(), "overview")?;
-            if t != sec {
-                sec = t;
-                seen_this_sec.clear();
             }
-            if seen_this_sec.insert(o.message_id.to_string()) && !visit(&o.message_id) {
+            let Some(ov) = self.ov(gid)? else {
+                continue;
+            };
+            let (Some(first), Some(last)) = (ov.first()?, ov.last()?) else {
+                continue;
+            };
+            if arrival(last.1.value())? < from {
+                continue;
+            }
+            // The smallest existing number whose row arrived at or after `from`: `best` is
+            // such a row; the answer lies in [lo, hi) or is `best`.
+            let (mut lo, mut hi, mut best) = (first.0.value(), last.0.value(), last.0.value());
+            for _ in 0..128 {
+                if lo >= hi {
+                    break;
+                }
+                let mid = lo + (hi - lo) / 2;
+                let Some(row) = ov.range(mid..hi)?.next() else {
+                    hi = mid;
+                    continue;
+                };
+                let (k, v) = row?;
+                let k = k.value();
+                if arrival(v.value())? >= from {
+                    best = k;
+                    hi = mid;
+                } else {
+                    lo = k + 1;
+                }
+            }
+            for row in ov.range(best..)? {
+                let (k, v) = row?;
+                let o: OverRec<'_> = decode(v.value(), "overview")?;
+                if o.arrival >= since {
+                    found.push((o.arrival, gid, k.value(), o.message_id.into_owned()));
+                }
+            }
+        }
+        found.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        let mut seen: HashSet<&str> = HashSet::with_capacity(found.len());
+        for (.., id) in &found {
+            if seen.insert(id.as_str()) && !visit(id) {
                 break;
             }
         }
@@ -1766,8 +1801,6 @@ pub struct IndexStats {
     pub history: TableSize,
     /// overview tables (all groups).
     pub overview: TableSize,
-    /// arrival index.
-    pub arrival: TableSize,
     /// active list (groups and group ids).
     pub groups: TableSize,
     /// Size of the index file (includes free pages kept for copy-on-write).
@@ -1818,7 +1851,6 @@ impl Store {
                 }
                 tot
             },
-            arrival: size(&txn.open_table(ARRIVAL)?)?,
             groups: TableSize {
                 rows: g.rows,
                 stored_bytes: g.stored_bytes + gi.stored_bytes,
