@@ -1648,7 +1648,7 @@ impl<'s> Snapshot<'s> {
                 }
             }
         }
-        found.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        found.sort_unstable_by_key(|a| (a.0, a.1, a.2));
         let mut seen: HashSet<&str> = HashSet::with_capacity(found.len());
         for (.., id) in &found {
             if seen.insert(id.as_str()) && !visit(id) {
