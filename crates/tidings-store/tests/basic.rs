@@ -331,6 +331,8 @@ fn expiry_reclaims_segments_in_slices() {
     assert!(store.check(|_| {}).unwrap().is_ok());
 }
 
+type GroupFilter = dyn Fn(&str) -> bool;
+
 /// NEWNEWS without an arrival index: each group's overview is searched by arrival. Arrivals
 /// that run behind the numbering by less than the slack (a clock stepped back), numbers made
 /// sparse by cancels, crossposts (listed once), and a reopen: the answer is exactly the
@@ -379,7 +381,7 @@ fn newnews_finds_exactly_the_new_articles() {
         got
     };
     for round in 0..2 {
-        let filters: [(&str, &dyn Fn(&str) -> bool); 3] = [
+        let filters: [(&str, &GroupFilter); 3] = [
             ("all", &|_| true),
             ("alt.*", &|g: &str| g.starts_with("alt.")),
             ("comp.*", &|g: &str| g.starts_with("comp.")),
