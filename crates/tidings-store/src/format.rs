@@ -123,12 +123,18 @@ pub(crate) fn hist_key(id: &str) -> u64 {
     u64::from_be_bytes(k)
 }
 
+/// Record flag: `body_sum` is not stored (zero); a body is verified through `article_sum`,
+/// reading the head along with it. Saves hashing every body twice when storing.
+pub(crate) const FLAG_BODY_IN_ARTICLE_SUM: u16 = 1;
+
 /// Fixed header of a spool record. Layout (little-endian):
-/// magic[4] version[1] kind[1] reserved[2] meta_len[4] head_len[4] article_len[4] reserved[4]
+/// magic[4] version[1] kind[1] flags[2] meta_len[4] head_len[4] article_len[4] reserved[4]
 /// arrival[8] id_hash[32] article_sum[32] head_sum[16] body_sum[16] header_sum[12].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RecHeader {
     pub kind: u8,
+    /// `FLAG_*` bits (0 in records written before flags existed).
+    pub flags: u16,
     pub meta_len: u32,
     pub head_len: u32,
     pub len: u32,
@@ -137,13 +143,6 @@ pub(crate) struct RecHeader {
     pub article_sum: [u8; 32],
     pub head_sum: [u8; 16],
     pub body_sum: [u8; 16],
-}
-
-fn sum16(data: &[u8]) -> [u8; 16] {
-    let h = blake3::hash(data);
-    let mut o = [0u8; 16];
-    o.copy_from_slice(&h.as_bytes()[..16]);
-    o
 }
 
 /// The sum over the header's first 128 bytes and the metadata block.
@@ -160,6 +159,7 @@ impl RecHeader {
     /// Builds the header of an article record given as head pieces (concatenated, they form the
     /// head) and the rest (the blank line and the body), without concatenating them.
     pub fn for_parts(id: &str, arrival: i64, meta_len: u32, head: &[&[u8]], rest: &[u8]) -> Self {
+        // The body is hashed once, as part of the whole article (FLAG_BODY_IN_ARTICLE_SUM).
         let mut whole = blake3::Hasher::new();
         let mut hh = blake3::Hasher::new();
         let mut head_len = 0usize;
@@ -173,6 +173,7 @@ impl RecHeader {
         head_sum.copy_from_slice(&hh.finalize().as_bytes()[..16]);
         RecHeader {
             kind: KIND_ARTICLE,
+            flags: FLAG_BODY_IN_ARTICLE_SUM,
             meta_len,
             head_len: head_len as u32,
             len: (head_len + rest.len()) as u32,
@@ -180,7 +181,7 @@ impl RecHeader {
             id_hash: id_hash(id),
             article_sum: *whole.finalize().as_bytes(),
             head_sum,
-            body_sum: sum16(rest.get(2..).unwrap_or_default()),
+            body_sum: [0; 16],
         }
     }
 
@@ -190,7 +191,7 @@ impl RecHeader {
         out.extend_from_slice(&REC_MAGIC);
         out.push(REC_VERSION);
         out.push(self.kind);
-        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&self.flags.to_le_bytes());
         out.extend_from_slice(&self.meta_len.to_le_bytes());
         out.extend_from_slice(&self.head_len.to_le_bytes());
         out.extend_from_slice(&self.len.to_le_bytes());
@@ -226,6 +227,7 @@ impl RecHeader {
         bs.copy_from_slice(&b[112..128]);
         let h = RecHeader {
             kind: b[5],
+            flags: u16::from_le_bytes([b[6], b[7]]),
             meta_len: u32at(8),
             head_len: u32at(12),
             len: u32at(16),
@@ -580,6 +582,9 @@ mod tests {
         let mut out = Vec::new();
         h.encode(b"abc", &mut out);
         assert_eq!(out.len(), REC_HDR + 3);
+        assert_eq!(h.flags, FLAG_BODY_IN_ARTICLE_SUM);
+        assert_eq!(out[6..8], FLAG_BODY_IN_ARTICLE_SUM.to_le_bytes());
+        assert_eq!(h.body_sum, [0; 16]);
         let mut raw = [0u8; REC_HDR];
         raw.copy_from_slice(&out[..REC_HDR]);
         assert_eq!(RecHeader::parse(&raw), Ok(h));

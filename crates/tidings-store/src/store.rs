@@ -17,9 +17,9 @@ use redb::{
 use crate::error::{Error, Result};
 use crate::expire::ExpireState;
 use crate::format::{
-    CancelMeta, GroupRec, HistEntry, HistValue, IDX_VERSION, KIND_ARTICLE, KIND_CANCEL, OverRec,
-    REC_HDR, RecHeader, RecordMeta, SEG_HDR, Token, decode, decode_meta, encode, head_end,
-    hist_key,
+    CancelMeta, FLAG_BODY_IN_ARTICLE_SUM, GroupRec, HistEntry, HistValue, IDX_VERSION,
+    KIND_ARTICLE, KIND_CANCEL, OverRec, REC_HDR, RecHeader, RecordMeta, SEG_HDR, Token, decode,
+    decode_meta, encode, head_end, hist_key,
 };
 use crate::history::{HISTORY_FILE, History, decode_hist_mark, encode_hist_mark};
 use crate::index::{
@@ -1067,6 +1067,7 @@ impl Store {
             })?;
             let h = RecHeader {
                 kind: KIND_CANCEL,
+                flags: 0,
                 meta_len: meta.len() as u32,
                 head_len: 0,
                 len: 0,
@@ -1202,11 +1203,7 @@ impl Store {
 
     /// Checks the record header at the token against the token; returns the expected sum of the
     /// part and the part's (offset, length).
-    fn part_range(
-        &self,
-        token: Token,
-        part: Part,
-    ) -> Result<(std::sync::Arc<File>, u64, u64, Vec<u8>)> {
+    fn part_range(&self, token: Token, part: Part) -> Result<PartRange> {
         if self.is_quarantined(token) {
             return Err(Error::Quarantined {
                 segment: token.segment,
@@ -1233,14 +1230,28 @@ impl Store {
             return Err(self.corrupt(token, "record header does not match the token"));
         }
         let base = token.article_offset();
+        let range = |off, len, sum: &[u8], skip| PartRange {
+            file: f.clone(),
+            off,
+            len,
+            sum: sum.to_vec(),
+            skip,
+        };
         Ok(match part {
-            Part::Article => (f, base, token.article_len(), h.article_sum.to_vec()),
-            Part::Head => (f, base, token.head_len(), h.head_sum.to_vec()),
-            Part::Body => (
-                f,
+            Part::Article => range(base, token.article_len(), &h.article_sum, 0),
+            Part::Head => range(base, token.head_len(), &h.head_sum, 0),
+            // The body's sum is the article's: read (and hash) the head and the blank line too.
+            Part::Body if h.flags & FLAG_BODY_IN_ARTICLE_SUM != 0 => range(
+                base,
+                token.article_len(),
+                &h.article_sum,
+                token.head_len() + 2,
+            ),
+            Part::Body => range(
                 base + token.head_len() + 2,
                 token.body_len(),
-                h.body_sum.to_vec(),
+                &h.body_sum,
+                0,
             ),
         })
     }
@@ -1248,7 +1259,13 @@ impl Store {
     /// Reads a part of an article into `buf` (replacing its contents), verifying its checksum
     /// first: a record that fails is quarantined and never returned.
     pub fn read_into(&self, token: Token, part: Part, buf: &mut Vec<u8>) -> Result<()> {
-        let (f, off, len, sum) = self.part_range(token, part)?;
+        let PartRange {
+            file: f,
+            off,
+            len,
+            sum,
+            skip,
+        } = self.part_range(token, part)?;
         buf.clear();
         buf.resize(len as usize, 0);
         if let Err(e) = f.read_exact_at(buf, off) {
@@ -1263,6 +1280,7 @@ impl Store {
             buf.clear();
             return Err(self.corrupt(token, "checksum mismatch"));
         }
+        buf.drain(..(skip as usize).min(buf.len()));
         Ok(())
     }
 
@@ -1279,18 +1297,30 @@ impl Store {
     /// the caller must abort the response (close the connection) rather than send the
     /// terminating dot.
     pub fn reader(&self, token: Token, part: Part) -> Result<ArticleReader<'_>> {
-        let (file, off, len, sum) = self.part_range(token, part)?;
+        let r = self.part_range(token, part)?;
         Ok(ArticleReader {
             store: self,
             token,
-            file,
-            pos: off,
-            end: off + len,
+            file: r.file,
+            pos: r.off,
+            end: r.off + r.len,
+            skip_to: r.off + r.skip,
             hasher: blake3::Hasher::new(),
-            sum,
+            sum: r.sum,
             failed: false,
         })
     }
+}
+
+/// Where a part of an article lies and how it is verified: `len` bytes at `off` hash to `sum`
+/// (a prefix of the blake3 hash); the first `skip` of them are read only to be hashed (a body
+/// verified through the article's sum).
+struct PartRange {
+    file: std::sync::Arc<File>,
+    off: u64,
+    len: u64,
+    sum: Vec<u8>,
+    skip: u64,
 }
 
 /// Streaming reader over a part of an article (see [`Store::reader`]).
@@ -1300,6 +1330,8 @@ pub struct ArticleReader<'s> {
     file: std::sync::Arc<File>,
     pos: u64,
     end: u64,
+    /// Bytes before this are hashed but not returned.
+    skip_to: u64,
     hasher: blake3::Hasher,
     sum: Vec<u8>,
     failed: bool,
@@ -1308,7 +1340,28 @@ pub struct ArticleReader<'s> {
 impl ArticleReader<'_> {
     /// Bytes left to read.
     pub fn remaining(&self) -> u64 {
-        self.end - self.pos
+        self.end - self.pos.max(self.skip_to)
+    }
+
+    /// Reads `buf.len()` or fewer bytes at the current position into `buf` and hashes them;
+    /// 0 at the end of the range.
+    fn read_hashed(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = (self.end - self.pos).min(buf.len() as u64).min(64 * 1024) as usize;
+        let Some(dst) = buf.get_mut(..want) else {
+            return Ok(0);
+        };
+        let n = self.file.read_at(dst, self.pos)?;
+        if n == 0 {
+            self.failed = true;
+            self.store.quarantine(self.token, "record truncated");
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "record truncated",
+            ));
+        }
+        self.hasher.update(dst.get(..n).unwrap_or_default());
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 
@@ -1332,22 +1385,25 @@ impl Read for ArticleReader<'_> {
             }
             return Ok(0);
         }
-        let want = (self.end - self.pos).min(buf.len() as u64).min(64 * 1024) as usize;
-        let Some(dst) = buf.get_mut(..want) else {
-            return Ok(0);
-        };
-        let n = self.file.read_at(dst, self.pos)?;
-        if n == 0 {
-            self.failed = true;
-            self.store.quarantine(self.token, "record truncated");
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "record truncated",
-            ));
+        // The head of a body verified through the article's sum: hash it, using the
+        // caller's buffer (overwritten below) or a small one.
+        while self.pos < self.skip_to {
+            let mut small = [0u8; 4096];
+            let scratch: &mut [u8] = if buf.len() >= 4096 {
+                &mut *buf
+            } else {
+                &mut small
+            };
+            let room = (self.skip_to - self.pos).min(scratch.len() as u64) as usize;
+            let Some(dst) = scratch.get_mut(..room) else {
+                break;
+            };
+            self.read_hashed(dst)?;
         }
-        self.hasher.update(dst.get(..n).unwrap_or_default());
-        self.pos += n as u64;
-        Ok(n)
+        if self.pos >= self.end {
+            return self.read(buf);
+        }
+        self.read_hashed(buf)
     }
 }
 

@@ -234,6 +234,35 @@ fn large_article_streams() {
         store.read(*token, Part::Article).unwrap(),
         a.stored("news.test", numbers)
     );
+
+    // A body is verified through the article's sum: its head (here 20 KB) is read and hashed
+    // first, whatever the caller's buffer size, and never returned.
+    let mut b = Art::make(&mut rng, "<bighead@x>", vec!["alt.test".into()], 2, 100_000);
+    let long: String = (0..20_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    b.head
+        .extend_from_slice(format!("X-Long: {long}\r\n").as_bytes());
+    let out = store_arts(&store, std::slice::from_ref(&b));
+    let StoreOutcome::Stored { token, .. } = &out[0] else {
+        panic!()
+    };
+    assert_eq!(store.read(*token, Part::Body).unwrap(), b.body);
+    for size in [7usize, 100, 4096, 65_536] {
+        let mut r = store.reader(*token, Part::Body).unwrap();
+        assert_eq!(r.remaining(), b.body.len() as u64);
+        let mut buf = vec![0u8; size];
+        let mut got = Vec::new();
+        for _ in 0..1_000_000 {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+            assert_eq!(r.remaining(), (b.body.len() - got.len()) as u64);
+        }
+        assert_eq!(got, b.body, "buffer {size}");
+    }
 }
 
 #[test]

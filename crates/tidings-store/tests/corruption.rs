@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use common::*;
@@ -78,6 +79,26 @@ fn verify_all(store: &Store, arts: &[(Art, Vec<(String, u64)>)], except: &[usize
             a.id
         );
     }
+}
+
+/// A body is verified through the article's sum, so a damaged head fails BODY too (and HEAD,
+/// through its own sum), streamed or not.
+#[test]
+fn flipped_head_byte_fails_head_and_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let arts = fill(dir.path(), 10);
+    flip(dir.path(), format!("Subject: {}", arts[3].0.subject).as_bytes());
+    let store = Store::open(dir.path(), small_config()).unwrap();
+    let Lookup::Present(t) = store.lookup(&arts[3].0.id).unwrap() else {
+        panic!()
+    };
+    let mut r = store.reader(t, Part::Body).unwrap();
+    let mut sink = Vec::new();
+    assert!(r.read_to_end(&mut sink).is_err());
+    assert!(store.is_quarantined(t));
+    assert!(store.read(t, Part::Body).is_err());
+    assert!(store.read(t, Part::Head).is_err());
+    verify_all(&store, &arts, &[3]);
 }
 
 #[test]
