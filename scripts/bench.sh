@@ -157,12 +157,12 @@ bench_reader_cleanup() {
 # bandwidth (dd conv=fdatasync, on the file system of the spools), and Tidings feeding Tidings over
 # plain TCP and over NNTPS (pinned certificate): the sink is down while the source takes the
 # articles, then comes up and the drain rate is measured. Environment knobs:
-#   BENCH_TEXT (30000 text articles per run)  BENCH_BIN (300 binary articles per run)
+#   BENCH_TEXT (30000 text articles per run)  BENCH_BIN (1000 binary articles per run; 300 was too short a run: its first seconds are warm-up)
 #   BENCH_CONNS (4)  BENCH_WINDOWS ("64 256 1024")  BENCH_FEED_TEXT (20000)  BENCH_FEED_BIN (200)
 #   BENCH_INN_PORT (11839)  BENCH_TIDINGS_PORT (11840; the feed nodes use the next three)
 #   BENCH_KEEP=1 keeps the work directory
 bench_ingest() {
-  local ntext=${BENCH_TEXT:-30000} nbin=${BENCH_BIN:-300} conns=${BENCH_CONNS:-4}
+  local ntext=${BENCH_TEXT:-30000} nbin=${BENCH_BIN:-1000} conns=${BENCH_CONNS:-4}
   local ftext=${BENCH_FEED_TEXT:-20000} fbin=${BENCH_FEED_BIN:-200}
   local inn_port=${BENCH_INN_PORT:-11839} tid_port=${BENCH_TIDINGS_PORT:-11840}
   local src_port=$((tid_port + 1)) sink_port=$((tid_port + 2)) sink_tls=$((tid_port + 3))
