@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use crate::error::{Error, Result};
+use crate::slots::SlotTable;
 
 /// Name of the history log file.
 pub(crate) const HISTORY_FILE: &str = "history.log";
@@ -65,6 +66,31 @@ impl Slot {
         self.0 & 0xff_ffff
     }
 }
+/// The in-memory index: key -> [`Slot`] (a [`SlotTable`]: key and slot side by side, one
+/// memory access per look-up).
+#[derive(Clone, Default)]
+pub(crate) struct SlotIndex(SlotTable);
+impl SlotIndex {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn reserve(&mut self, n: usize) {
+        self.0.reserve(n);
+    }
+    fn get(&self, key: &u64) -> Option<Slot> {
+        self.0.get(*key).map(Slot)
+    }
+    fn insert(&mut self, key: u64, slot: Slot) -> Option<Slot> {
+        self.0.insert(key, slot.0).map(Slot)
+    }
+    fn remove(&mut self, key: &u64) -> Option<Slot> {
+        self.0.remove(*key).map(Slot)
+    }
+    fn iter(&self) -> impl Iterator<Item = (u64, Slot)> + '_ {
+        self.0.iter().map(|(k, v)| (k, Slot(v)))
+    }
+}
+
 /// Largest log the slot encoding can address (1 TiB).
 const MAX_LOG: u64 = 1 << 40;
 
@@ -100,7 +126,7 @@ pub(crate) struct Compacted {
     tmp: PathBuf,
     gen_id: u64,
     len: u64,
-    index: KeyMap<Slot>,
+    index: SlotIndex,
 }
 
 struct Inner {
@@ -110,7 +136,7 @@ struct Inner {
     len: u64,
     /// Bytes of records that are the latest of their key (for compaction decisions).
     live_bytes: u64,
-    index: KeyMap<Slot>,
+    index: SlotIndex,
 }
 
 /// The shared history: log file and in-memory index.
@@ -173,7 +199,7 @@ impl History {
                 gen_id,
                 len: LOG_HDR,
                 live_bytes: 0,
-                index: KeyMap::default(),
+                index: SlotIndex::default(),
             }),
         })
     }
@@ -230,7 +256,7 @@ impl History {
             f.set_len(len)?;
             f.sync_all()?;
         }
-        let mut index: KeyMap<Slot> = KeyMap::default();
+        let mut index = SlotIndex::default();
         // about 90 bytes per record: reserve once instead of rehashing while growing
         index.reserve(usize::try_from(len.saturating_sub(LOG_HDR) / 96).unwrap_or(0));
         let mut live_bytes = 0u64;
@@ -443,11 +469,11 @@ impl History {
         let (f, gen_id) = create_log(&tmp)?;
         let (file, live): (Arc<File>, Vec<(u64, u64)>) = {
             let i = self.inner.read().map_err(|_| lock_err())?;
-            let mut v: Vec<(u64, u64)> = i.index.iter().map(|(&k, s)| (k, s.off())).collect();
+            let mut v: Vec<(u64, u64)> = i.index.iter().map(|(k, s)| (k, s.off())).collect();
             v.sort_unstable_by_key(|&(_, o)| o);
             (i.file.clone(), v)
         };
-        let mut index = KeyMap::default();
+        let mut index = SlotIndex::default();
         index.reserve(live.len());
         let mut buf = Vec::with_capacity(1 << 20);
         let mut off = LOG_HDR;

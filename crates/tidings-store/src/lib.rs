@@ -36,6 +36,7 @@ mod history;
 mod index;
 mod maint;
 mod queue;
+mod slots;
 mod spool;
 mod store;
 pub mod writer;

@@ -87,7 +87,10 @@ fn verify_all(store: &Store, arts: &[(Art, Vec<(String, u64)>)], except: &[usize
 fn flipped_head_byte_fails_head_and_body() {
     let dir = tempfile::tempdir().unwrap();
     let arts = fill(dir.path(), 10);
-    flip(dir.path(), format!("Subject: {}", arts[3].0.subject).as_bytes());
+    flip(
+        dir.path(),
+        format!("Subject: {}", arts[3].0.subject).as_bytes(),
+    );
     let store = Store::open(dir.path(), small_config()).unwrap();
     let Lookup::Present(t) = store.lookup(&arts[3].0.id).unwrap() else {
         panic!()
