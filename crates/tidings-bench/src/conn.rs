@@ -2,6 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -37,6 +38,9 @@ pub struct Conn {
     end: usize,
     decoder: ResponseDecoder,
     out: Vec<u8>,
+    /// Queued before `out`, in order: owned runs of earlier `out` bytes and shared buffers
+    /// (large article bodies, written without being copied into `out`).
+    ahead: Vec<Arc<[u8]>>,
     quickack: bool,
     /// The greeting line (code and text).
     pub greeting: String,
@@ -57,6 +61,7 @@ impl Conn {
             end: 0,
             decoder: ResponseDecoder::new(4096, BLOCK_LIMIT),
             out: Vec::with_capacity(4096),
+            ahead: Vec::new(),
             quickack,
             greeting: String::new(),
         };
@@ -87,8 +92,25 @@ impl Conn {
         self.out.extend_from_slice(bytes);
     }
 
+    /// Queue raw bytes written by `f` straight into the output buffer.
+    pub fn queue_with(&mut self, f: impl FnOnce(&mut Vec<u8>)) {
+        f(&mut self.out);
+    }
+
+    /// Queue a shared buffer (a large body from a pool) without copying it.
+    pub fn queue_shared(&mut self, bytes: &Arc<[u8]>) {
+        if !self.out.is_empty() {
+            self.ahead.push(Arc::from(self.out.as_slice()));
+            self.out.clear();
+        }
+        self.ahead.push(Arc::clone(bytes));
+    }
+
     /// Write everything queued.
     pub fn flush(&mut self) -> Result<()> {
+        for b in self.ahead.drain(..) {
+            self.stream.write_all(&b).context("writing")?;
+        }
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).context("writing")?;
             self.out.clear();

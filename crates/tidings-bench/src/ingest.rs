@@ -115,8 +115,10 @@ fn cpu_secs(pid: u32) -> Result<f64> {
     Ok(ticks as f64 / 100.0)
 }
 
-/// A pool of binary bodies (stuffed, with their terminator), shared by all connections.
-fn binary_pool(tag: &str) -> Vec<(Vec<u8>, usize)> {
+/// A pool of binary bodies (stuffed, with their terminator), shared by all connections and
+/// written from the pool without a copy, so that the client spends little CPU on the two cores
+/// it shares with the server.
+fn binary_pool(tag: &str) -> Vec<(Arc<[u8]>, usize)> {
     let mut rng = Rng::new(0x5eed ^ tag.len() as u64);
     (0..16)
         .map(|k| {
@@ -139,27 +141,28 @@ fn binary_pool(tag: &str) -> Vec<(Vec<u8>, usize)> {
             let raw = body.len();
             let mut wire = Vec::with_capacity(raw + raw / 64 + 8);
             tidings_proto::write_stuffed(&body, &mut wire);
-            (wire, raw)
+            (Arc::from(wire), raw)
         })
         .collect()
 }
 
-/// One article on the wire (stuffed, terminated) and its unstuffed size.
-fn wire_article(
+/// Queues one article (stuffed, terminated) on `conn`; returns its unstuffed size. A binary
+/// article's body is written from the pool, its head from a small buffer.
+fn queue_article(
+    conn: &mut Conn,
     a: &IngestArgs,
     tag: &str,
     i: u64,
     epoch: u64,
-    pool: &[(Vec<u8>, usize)],
-) -> (Vec<u8>, usize) {
-    let mut out = Vec::new();
+    pool: &[(Arc<[u8]>, usize)],
+) -> usize {
     match a.kind {
         Kind::Text => {
             let mut art = articles::article(tag, i, &a.group, epoch, false);
             let path = format!("Path: {}!not-for-mail\r\n", a.path);
             art.splice(0..0, path.bytes());
-            tidings_proto::write_stuffed(&art, &mut out);
-            (out, art.len())
+            conn.queue_with(|out| tidings_proto::write_stuffed(&art, out));
+            art.len()
         }
         Kind::Binary => {
             let (body, raw) = &pool[(i % pool.len() as u64) as usize];
@@ -175,10 +178,9 @@ fn wire_article(
                 articles::message_id(tag, i),
                 raw / 130,
             );
-            out.reserve(head.len() + body.len());
-            out.extend_from_slice(head.as_bytes());
-            out.extend_from_slice(body);
-            (out, head.len() + raw)
+            conn.queue_bytes(head.as_bytes());
+            conn.queue_shared(body);
+            head.len() + raw
         }
     }
 }
@@ -221,9 +223,8 @@ pub fn ingest(a: &IngestArgs) -> Result<()> {
                     let mut next = j;
                     let take = |conn: &mut Conn, i: u64, pending: &mut VecDeque<Pending>| {
                         let id = articles::message_id(&tag, i);
-                        let (wire, size) = wire_article(a, &tag, i, epoch, &pool);
                         conn.queue(&Command::TakeThis(MessageId::new(&id).expect("valid id")));
-                        conn.queue_bytes(&wire);
+                        let size = queue_article(conn, a, &tag, i, epoch, &pool);
                         pending.push_back(Pending::Take(i, size));
                     };
                     loop {
