@@ -470,7 +470,13 @@ fn big_batch_written_early_reads_back() {
     let arts: Vec<Art> = (0..44)
         .map(|i| {
             let size = 300_000 + (i * 9_001) % 400_000;
-            Art::make(&mut rng, &format!("<big{i}@x>"), vec!["alt.test".into()], 5, size)
+            Art::make(
+                &mut rng,
+                &format!("<big{i}@x>"),
+                vec!["alt.test".into()],
+                5,
+                size,
+            )
         })
         .collect();
     let out = store_arts(&store, &arts);
@@ -480,7 +486,10 @@ fn big_batch_written_early_reads_back() {
             let Lookup::Present(t) = store.lookup(&a.id).unwrap() else {
                 panic!("{} missing", a.id)
             };
-            assert_eq!(store.read(t, Part::Article).unwrap(), a.stored("news.test", n));
+            assert_eq!(
+                store.read(t, Part::Article).unwrap(),
+                a.stored("news.test", n)
+            );
             assert_eq!(store.read(t, Part::Body).unwrap(), a.body);
         }
     };
