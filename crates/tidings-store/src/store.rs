@@ -1368,8 +1368,8 @@ impl Store {
 
     /// Reads a part of an article into `buf` (replacing its contents), verifying its checksum
     /// first: a record that fails is quarantined and never returned. The record header, the
-    /// metadata and the article come in one positioned read (articles up to 1 MiB; larger ones
-    /// read the header first).
+    /// metadata and the article come in one positioned read for records up to 64 KiB (a head of
+    /// a large article is not worth reading its body for; larger records read the header first).
     pub fn read_into(&self, token: Token, part: Part, buf: &mut Vec<u8>) -> Result<()> {
         let res = self.read_into_inner(token, part, buf);
         if res.is_err() {
@@ -1384,7 +1384,7 @@ impl Store {
             other => other,
         };
         let record = token.record_len();
-        if record <= 1 << 20 {
+        if record <= 64 << 10 {
             let f = self.token_file(token)?;
             buf.clear();
             buf.resize(record as usize, 0);
