@@ -127,6 +127,15 @@ pub(crate) fn hist_key(id: &str) -> u64 {
 /// reading the head along with it. Saves hashing every body twice when storing.
 pub(crate) const FLAG_BODY_IN_ARTICLE_SUM: u16 = 1;
 
+/// Record flag: `head_sum` is not stored either (zero); the head is verified through
+/// `article_sum`, reading the whole article. Set on articles of at most
+/// [`SMALL_ARTICLE`] bytes, where that read costs little and hashing the head apart would
+/// cost as much as hashing the article.
+pub(crate) const FLAG_HEAD_IN_ARTICLE_SUM: u16 = 2;
+
+/// Largest article whose head has no sum of its own (see [`FLAG_HEAD_IN_ARTICLE_SUM`]).
+pub(crate) const SMALL_ARTICLE: usize = 32 << 10;
+
 /// Fixed header of a spool record. Layout (little-endian):
 /// magic[4] version[1] kind[1] flags[2] meta_len[4] head_len[4] article_len[4] reserved[4]
 /// arrival[8] id_hash[32] article_sum[32] head_sum[16] body_sum[16] header_sum[12].
@@ -159,21 +168,31 @@ impl RecHeader {
     /// Builds the header of an article record given as head pieces (concatenated, they form the
     /// head) and the rest (the blank line and the body), without concatenating them.
     pub fn for_parts(id: &str, arrival: i64, meta_len: u32, head: &[&[u8]], rest: &[u8]) -> Self {
-        // The body is hashed once, as part of the whole article (FLAG_BODY_IN_ARTICLE_SUM).
+        // The body is hashed once, as part of the whole article (FLAG_BODY_IN_ARTICLE_SUM);
+        // so is the head of a small article (FLAG_HEAD_IN_ARTICLE_SUM).
+        let head_len: usize = head.iter().map(|p| p.len()).sum();
+        let small = head_len + rest.len() <= SMALL_ARTICLE;
         let mut whole = blake3::Hasher::new();
-        let mut hh = blake3::Hasher::new();
-        let mut head_len = 0usize;
+        let mut hh = (!small).then(blake3::Hasher::new);
         for p in head {
             whole.update(p);
-            hh.update(p);
-            head_len += p.len();
+            if let Some(hh) = hh.as_mut() {
+                hh.update(p);
+            }
         }
         whole.update(rest);
         let mut head_sum = [0u8; 16];
-        head_sum.copy_from_slice(&hh.finalize().as_bytes()[..16]);
+        if let Some(hh) = hh {
+            head_sum.copy_from_slice(&hh.finalize().as_bytes()[..16]);
+        }
+        let flags = if small {
+            FLAG_BODY_IN_ARTICLE_SUM | FLAG_HEAD_IN_ARTICLE_SUM
+        } else {
+            FLAG_BODY_IN_ARTICLE_SUM
+        };
         RecHeader {
             kind: KIND_ARTICLE,
-            flags: FLAG_BODY_IN_ARTICLE_SUM,
+            flags,
             meta_len,
             head_len: head_len as u32,
             len: (head_len + rest.len()) as u32,
@@ -582,9 +601,18 @@ mod tests {
         let mut out = Vec::new();
         h.encode(b"abc", &mut out);
         assert_eq!(out.len(), REC_HDR + 3);
-        assert_eq!(h.flags, FLAG_BODY_IN_ARTICLE_SUM);
-        assert_eq!(out[6..8], FLAG_BODY_IN_ARTICLE_SUM.to_le_bytes());
-        assert_eq!(h.body_sum, [0; 16]);
+        let small = FLAG_BODY_IN_ARTICLE_SUM | FLAG_HEAD_IN_ARTICLE_SUM;
+        assert_eq!(h.flags, small);
+        assert_eq!(out[6..8], small.to_le_bytes());
+        assert_eq!((h.head_sum, h.body_sum), ([0; 16], [0; 16]));
+        // A large article keeps its head sum.
+        let body = vec![b'x'; SMALL_ARTICLE];
+        let big = RecHeader::for_parts("<a@b>", 42, 3, &[b"Subject: x\r\n"], &body);
+        assert_eq!(big.flags, FLAG_BODY_IN_ARTICLE_SUM);
+        assert_eq!(
+            big.head_sum[..],
+            blake3::hash(b"Subject: x\r\n").as_bytes()[..16]
+        );
         let mut raw = [0u8; REC_HDR];
         raw.copy_from_slice(&out[..REC_HDR]);
         assert_eq!(RecHeader::parse(&raw), Ok(h));

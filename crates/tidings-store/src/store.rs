@@ -17,9 +17,9 @@ use redb::{
 use crate::error::{Error, Result};
 use crate::expire::ExpireState;
 use crate::format::{
-    CancelMeta, FLAG_BODY_IN_ARTICLE_SUM, GroupRec, HistEntry, HistValue, IDX_VERSION,
-    KIND_ARTICLE, KIND_CANCEL, OverRec, REC_HDR, RecHeader, RecordMeta, SEG_HDR, Token, decode,
-    decode_meta, encode, head_end, hist_key,
+    CancelMeta, FLAG_BODY_IN_ARTICLE_SUM, FLAG_HEAD_IN_ARTICLE_SUM, GroupRec, HistEntry, HistValue,
+    IDX_VERSION, KIND_ARTICLE, KIND_CANCEL, OverRec, REC_HDR, RecHeader, RecordMeta, SEG_HDR,
+    Token, decode, decode_meta, encode, head_end, hist_key,
 };
 use crate::history::{HISTORY_FILE, History, decode_hist_mark, encode_hist_mark};
 use crate::index::{
@@ -1314,12 +1314,7 @@ impl Store {
 
     /// Checks a record header against the token; returns where the part lies relative to the
     /// article's first byte and how it is verified (`file` and `off` filled in by the caller).
-    fn part_in_record(
-        &self,
-        token: Token,
-        h: &RecHeader,
-        part: Part,
-    ) -> Result<(u64, u64, Vec<u8>, u64)> {
+    fn part_in_record(&self, token: Token, h: &RecHeader, part: Part) -> Result<Verify> {
         if h.kind != KIND_ARTICLE
             || h.meta_len != token.meta_len
             || h.head_len != token.head_len
@@ -1327,23 +1322,26 @@ impl Store {
         {
             return Err(self.corrupt(token, "record header does not match the token"));
         }
-        // (start, len, sum, skip), start relative to the article's first byte
+        let (alen, hlen, blen) = (token.article_len(), token.head_len(), token.body_len());
+        let v = |start, len, sum: &[u8], skip, keep| Verify {
+            start,
+            len,
+            sum: sum.to_vec(),
+            skip,
+            keep,
+        };
         Ok(match part {
-            Part::Article => (0, token.article_len(), h.article_sum.to_vec(), 0),
-            Part::Head => (0, token.head_len(), h.head_sum.to_vec(), 0),
-            // The body's sum is the article's: read (and hash) the head and the blank line too.
-            Part::Body if h.flags & FLAG_BODY_IN_ARTICLE_SUM != 0 => (
-                0,
-                token.article_len(),
-                h.article_sum.to_vec(),
-                token.head_len() + 2,
-            ),
-            Part::Body => (
-                token.head_len() + 2,
-                token.body_len(),
-                h.body_sum.to_vec(),
-                0,
-            ),
+            Part::Article => v(0, alen, &h.article_sum, 0, alen),
+            // A part without a sum of its own is verified through the article's: the whole
+            // article is read and hashed, the part returned.
+            Part::Head if h.flags & FLAG_HEAD_IN_ARTICLE_SUM != 0 => {
+                v(0, alen, &h.article_sum, 0, hlen)
+            }
+            Part::Head => v(0, hlen, &h.head_sum, 0, hlen),
+            Part::Body if h.flags & FLAG_BODY_IN_ARTICLE_SUM != 0 => {
+                v(0, alen, &h.article_sum, hlen + 2, blen)
+            }
+            Part::Body => v(hlen + 2, blen, &h.body_sum, 0, blen),
         })
     }
 
@@ -1356,13 +1354,11 @@ impl Store {
             Err(Error::Corrupt { reason, .. }) => return Err(self.corrupt(token, &reason)),
             Err(e) => return Err(e),
         };
-        let (start, len, sum, skip) = self.part_in_record(token, &h, part)?;
+        let v = self.part_in_record(token, &h, part)?;
         Ok(PartRange {
             file: f,
-            off: token.article_offset() + start,
-            len,
-            sum,
-            skip,
+            off: token.article_offset() + v.start,
+            v,
         })
     }
 
@@ -1392,34 +1388,29 @@ impl Store {
             let mut raw = [0u8; REC_HDR];
             raw.copy_from_slice(buf.get(..REC_HDR).unwrap_or(&[0; REC_HDR]));
             let h = RecHeader::parse(&raw).map_err(|why| self.corrupt(token, why))?;
-            let (start, len, sum, skip) = self.part_in_record(token, &h, part)?;
-            let at = REC_HDR + token.meta_len as usize + start as usize;
-            let end = at + len as usize;
+            let v = self.part_in_record(token, &h, part)?;
+            let at = REC_HDR + token.meta_len as usize + v.start as usize;
+            let end = at + v.len as usize;
             let verified = buf
                 .get(at..end)
                 .ok_or_else(|| self.corrupt(token, "short record"))?;
-            if blake3::hash(verified).as_bytes().get(..sum.len()) != Some(sum.as_slice()) {
+            if !v.matches(verified) {
                 return Err(self.corrupt(token, "checksum mismatch"));
             }
-            buf.copy_within(at + skip as usize..end, 0);
-            buf.truncate(end - at - skip as usize);
+            let from = at + v.skip as usize;
+            buf.copy_within(from..from + v.keep as usize, 0);
+            buf.truncate(v.keep as usize);
             return Ok(());
         }
-        let PartRange {
-            file: f,
-            off,
-            len,
-            sum,
-            skip,
-        } = self.part_range(token, part)?;
+        let PartRange { file: f, off, v } = self.part_range(token, part)?;
         buf.clear();
-        buf.resize(len as usize, 0);
+        buf.resize(v.len as usize, 0);
         f.read_exact_at(buf, off).map_err(short)?;
-        let h = blake3::hash(buf);
-        if h.as_bytes().get(..sum.len()) != Some(sum.as_slice()) {
+        if !v.matches(buf) {
             return Err(self.corrupt(token, "checksum mismatch"));
         }
-        buf.drain(..(skip as usize).min(buf.len()));
+        buf.truncate((v.skip + v.keep) as usize);
+        buf.drain(..v.skip as usize);
         Ok(())
     }
 
@@ -1442,24 +1433,39 @@ impl Store {
             token,
             file: r.file,
             pos: r.off,
-            end: r.off + r.len,
-            skip_to: r.off + r.skip,
+            end: r.off + r.v.len,
+            skip_to: r.off + r.v.skip,
+            keep_to: r.off + r.v.skip + r.v.keep,
             hasher: blake3::Hasher::new(),
-            sum: r.sum,
+            sum: r.v.sum,
             failed: false,
         })
     }
 }
 
-/// Where a part of an article lies and how it is verified: `len` bytes at `off` hash to `sum`
-/// (a prefix of the blake3 hash); the first `skip` of them are read only to be hashed (a body
-/// verified through the article's sum).
-struct PartRange {
-    file: std::sync::Arc<File>,
-    off: u64,
+/// How a part of an article is verified: `len` bytes from `start` (relative to the article's
+/// first byte) hash to `sum` (a prefix of the blake3 hash); of them, `keep` bytes after the
+/// first `skip` are the part. A part with its own sum is the whole range; a part verified
+/// through the article's sum is a piece of it.
+struct Verify {
+    start: u64,
     len: u64,
     sum: Vec<u8>,
     skip: u64,
+    keep: u64,
+}
+
+impl Verify {
+    fn matches(&self, bytes: &[u8]) -> bool {
+        blake3::hash(bytes).as_bytes().get(..self.sum.len()) == Some(self.sum.as_slice())
+    }
+}
+
+/// Where a part lies in its segment file: the verified range starts at `off`.
+struct PartRange {
+    file: std::sync::Arc<File>,
+    off: u64,
+    v: Verify,
 }
 
 /// Streaming reader over a part of an article (see [`Store::reader`]).
@@ -1471,6 +1477,8 @@ pub struct ArticleReader<'s> {
     end: u64,
     /// Bytes before this are hashed but not returned.
     skip_to: u64,
+    /// Bytes from this one to `end` are hashed but not returned.
+    keep_to: u64,
     hasher: blake3::Hasher,
     sum: Vec<u8>,
     failed: bool,
@@ -1479,7 +1487,7 @@ pub struct ArticleReader<'s> {
 impl ArticleReader<'_> {
     /// Bytes left to read.
     pub fn remaining(&self) -> u64 {
-        self.end - self.pos.max(self.skip_to)
+        self.keep_to.saturating_sub(self.pos.max(self.skip_to))
     }
 
     /// Reads `buf.len()` or fewer bytes at the current position into `buf` and hashes them;
@@ -1512,6 +1520,9 @@ impl Read for ArticleReader<'_> {
                 "corrupt article",
             ));
         }
+        if buf.is_empty() {
+            return Ok(0);
+        }
         if self.pos >= self.end {
             let h = self.hasher.finalize();
             if h.as_bytes().get(..self.sum.len()) != Some(self.sum.as_slice()) {
@@ -1524,16 +1535,22 @@ impl Read for ArticleReader<'_> {
             }
             return Ok(0);
         }
-        // The head of a body verified through the article's sum: hash it, using the
-        // caller's buffer (overwritten below) or a small one.
-        while self.pos < self.skip_to {
+        // Bytes verified but not returned (the head before a body, the body after a head,
+        // when the part is verified through the article's sum): hash them, using the caller's
+        // buffer (overwritten below) or a small one.
+        while self.pos < self.skip_to || (self.pos >= self.keep_to && self.pos < self.end) {
+            let stop = if self.pos < self.skip_to {
+                self.skip_to
+            } else {
+                self.end
+            };
             let mut small = [0u8; 4096];
             let scratch: &mut [u8] = if buf.len() >= 4096 {
                 &mut *buf
             } else {
                 &mut small
             };
-            let room = (self.skip_to - self.pos).min(scratch.len() as u64) as usize;
+            let room = (stop - self.pos).min(scratch.len() as u64) as usize;
             let Some(dst) = scratch.get_mut(..room) else {
                 break;
             };
@@ -1542,7 +1559,11 @@ impl Read for ArticleReader<'_> {
         if self.pos >= self.end {
             return self.read(buf);
         }
-        self.read_hashed(buf)
+        let room = (self.keep_to - self.pos).min(buf.len() as u64) as usize;
+        let Some(dst) = buf.get_mut(..room) else {
+            return Ok(0);
+        };
+        self.read_hashed(dst)
     }
 }
 

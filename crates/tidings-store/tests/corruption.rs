@@ -104,6 +104,89 @@ fn flipped_head_byte_fails_head_and_body() {
     verify_all(&store, &arts, &[3]);
 }
 
+/// A large article keeps its head sum: a damaged body fails BODY and ARTICLE, HEAD still
+/// verifies (streamed or not).
+#[test]
+fn large_article_head_survives_a_damaged_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), small_config()).unwrap();
+    add_groups(&store);
+    let mut rng = Rng::new(9);
+    let a = Art::make(
+        &mut rng,
+        "<large@corrupt>",
+        vec!["alt.test".into()],
+        1,
+        100_000,
+    );
+    let out = store_arts(&store, std::slice::from_ref(&a));
+    let StoreOutcome::Stored {
+        token: t,
+        ref numbers,
+    } = out[0]
+    else {
+        panic!("{out:?}")
+    };
+    let stored = a.stored("news.test", numbers);
+    let want_head = stored[..stored.len() - a.body.len() - 2].to_vec();
+    drop(store);
+    flip(dir.path(), &a.body[50_000..50_040]);
+    let store = Store::open(dir.path(), small_config()).unwrap();
+    assert_eq!(store.read(t, Part::Head).unwrap(), want_head);
+    let mut head = Vec::new();
+    store
+        .reader(t, Part::Head)
+        .unwrap()
+        .read_to_end(&mut head)
+        .unwrap();
+    assert_eq!(head, want_head);
+    assert!(matches!(
+        store.read(t, Part::Body),
+        Err(Error::Corrupt { .. })
+    ));
+    assert!(store.is_quarantined(t));
+}
+
+/// A small article's head is verified through the article's sum, streamed too: the body is
+/// read and hashed after the head is returned, and a damaged body fails the head's read.
+#[test]
+fn small_article_head_streamed_is_verified_through_the_article() {
+    let dir = tempfile::tempdir().unwrap();
+    let arts = fill(dir.path(), 10);
+    let store = Store::open(dir.path(), small_config()).unwrap();
+    let Lookup::Present(t) = store.lookup(&arts[2].0.id).unwrap() else {
+        panic!()
+    };
+    let stored = arts[2].0.stored("news.test", &arts[2].1);
+    let want_head = stored[..stored.len() - arts[2].0.body.len() - 2].to_vec();
+    for size in [1usize, 7, 4096, 65_536] {
+        let mut r = store.reader(t, Part::Head).unwrap();
+        assert_eq!(r.remaining(), want_head.len() as u64);
+        let mut buf = vec![0u8; size];
+        let mut got = Vec::new();
+        for _ in 0..100_000 {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, want_head, "buffer {size}");
+    }
+    drop(store);
+    flip(dir.path(), &arts[2].0.body[..40]);
+    let store = Store::open(dir.path(), small_config()).unwrap();
+    let mut head = Vec::new();
+    assert!(
+        store
+            .reader(t, Part::Head)
+            .unwrap()
+            .read_to_end(&mut head)
+            .is_err()
+    );
+    assert!(store.is_quarantined(t));
+}
+
 #[test]
 fn flipped_body_byte_is_detected_quarantined_and_rebuild_drops_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -113,11 +196,15 @@ fn flipped_body_byte_is_detected_quarantined_and_rebuild_drops_it() {
     let Lookup::Present(t) = store.lookup(&arts[7].0.id).unwrap() else {
         panic!()
     };
-    // head still verifies (per-part checksum), body and article do not
-    assert!(store.read(t, Part::Head).is_ok());
+    // A small article's head has no sum of its own (it is verified through the article's),
+    // so HEAD fails too; then the record is quarantined.
+    assert!(matches!(
+        store.read(t, Part::Head),
+        Err(Error::Corrupt { .. })
+    ));
     assert!(matches!(
         store.read(t, Part::Body),
-        Err(Error::Corrupt { .. })
+        Err(Error::Quarantined { .. })
     ));
     assert!(matches!(
         store.read(t, Part::Article),
