@@ -22,12 +22,15 @@
 //! What it does not do: parse headers or speak NNTP (the caller supplies message-id, groups,
 //! overview fields; the store only locates the blank line ending the header block to insert
 //! the Xref header), read a clock (times are arguments), run background threads (a commit uses
-//! one scoped thread for the spool fsync and joins it), or use async I/O. Writes are serialised
+//! scoped threads for the spool writes and fsync and joins them), or use async I/O. Writes are serialised
 //! by an internal mutex; reads go on concurrently.
 //!
-//! Checksum policy: a whole-article read verifies the blake3 sum of the article; a head or
-//! body read verifies the per-part sum (so a head read never touches the body). A failing
-//! record is quarantined and never served again. See `docs/storage-format.md`.
+//! Checksum policy: every read is verified before it is served. A whole-article read verifies
+//! the blake3 sum of the article; so does a body read (the body has no sum of its own, so it
+//! is hashed once when stored), reading the head along; a head read verifies the head's own
+//! sum, so it never touches the body of a large article (articles of at most 32 KiB have no
+//! head sum and are read whole). A failing record is quarantined and never served again. See
+//! `docs/storage-format.md`.
 
 mod error;
 mod expire;
