@@ -35,6 +35,20 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// `yyyymmddhhmmss` in UTC (the DATE reply, RFC 3977 §7.1).
+#[must_use]
+pub fn format_nntp_date(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 /// The (year, month, day) of a count of days since 1970-01-01.
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -512,6 +526,16 @@ mod tests {
             "Tue, 01 Dec 2026 03:57:09 +0000"
         );
         assert_eq!(format_date(-1), "Wed, 31 Dec 1969 23:59:59 +0000");
+    }
+
+    #[test]
+    fn nntp_date_format() {
+        assert_eq!(format_nntp_date(0), "19700101000000");
+        assert_eq!(format_nntp_date(1_800_000_000), "20270115080000");
+        assert_eq!(format_nntp_date(86_399), "19700101235959");
+        let t = 1_764_547_199; // 2025-11-30 23:59:59
+        let s = format_nntp_date(t);
+        assert_eq!(parse_nntp_date(&s[..8], &s[8..], t), Ok(t));
     }
 
     #[test]

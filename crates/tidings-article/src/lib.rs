@@ -56,7 +56,7 @@ pub mod wildmat;
 pub mod xref;
 
 pub use cancel_lock::Scheme;
-pub use date::{DateError, format_date, parse_date, parse_nntp_date};
+pub use date::{DateError, format_date, format_nntp_date, parse_date, parse_nntp_date};
 pub use edit::{EditError, append_header, prepend_header, remove_header, set_header};
 pub use group::{GroupName, GroupNameError, parse_newsgroups};
 pub use headers::{HeaderError, HeaderField, Headers};

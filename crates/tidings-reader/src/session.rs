@@ -621,7 +621,10 @@ impl Session {
             Command::Post => return self.post_command(),
             Command::Date => {
                 let t = (self.svc.clock)();
-                self.status(ReplyCode::SERVER_DATE, &nntp_date(t));
+                self.status(
+                    ReplyCode::SERVER_DATE,
+                    &tidings_article::format_nntp_date(t),
+                );
             }
             Command::Help => {
                 let st = self.cap_state(&[]);
@@ -1580,19 +1583,6 @@ impl Session {
         }
         self.login(authc.to_owned(), pass.to_owned()).await;
     }
-}
-
-/// `yyyymmddhhmmss` in UTC (DATE).
-fn nntp_date(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    let (y, m, d) = tidings_article::date::civil_from_days(days);
-    format!(
-        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
 }
 
 /// Runs a store operation on a blocking thread.

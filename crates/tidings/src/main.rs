@@ -114,12 +114,8 @@ enum UserCommand {
     List,
 }
 
-/// Seconds since the Unix epoch.
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
+/// Seconds since the Unix epoch (the reader's clock function, also used by the transit side).
+pub(crate) use tidings_reader::system_clock as unix_now;
 
 fn load_config(path: Option<&Path>) -> Result<config::Config> {
     match path {

@@ -236,19 +236,6 @@ async fn flush(wr: &mut WriteHalf<Stream>, buf: &mut Vec<u8>, idle: Duration) ->
     matches!(r, Ok(Ok(())))
 }
 
-/// `yyyymmddhhmmss` (RFC 3977 §7.1).
-fn nntp_date(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    let (y, m, d) = tidings_article::date::civil_from_days(days);
-    format!(
-        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
 fn first_word(line: &[u8]) -> &[u8] {
     let start = line
         .iter()
@@ -422,7 +409,11 @@ impl Session {
             }
             Command::Date => {
                 let t = (self.svc.clock)();
-                self.reply(ReplyCode::SERVER_DATE, &nntp_date(t)).await?;
+                self.reply(
+                    ReplyCode::SERVER_DATE,
+                    &tidings_article::format_nntp_date(t),
+                )
+                .await?;
             }
             // Everything else (MODE READER, reader commands, AUTHINFO, STARTTLS, COMPRESS)
             // is the reader's: hand the connection back, replaying this command there.
@@ -729,12 +720,6 @@ fn storage_error_reply(verb: Verb, _id: &str) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn date_format() {
-        assert_eq!(nntp_date(0), "19700101000000");
-        assert_eq!(nntp_date(1_800_000_000), "20270115080000");
-    }
 
     #[test]
     fn first_words() {
