@@ -150,13 +150,32 @@ pub struct Target<'a> {
     pub users_file: &'a Path,
 }
 
-/// One line of `feed status`.
-fn feed_line(name: &str, s: &tidings_feed::outbound::FeedSnapshot) -> String {
-    let c = &s.counts;
-    format!(
-        "{name} offered={} accepted={} refused={} rejected={} deferred={} missing={} bytes={} queued={}",
-        c.offered, c.accepted, c.refused, c.rejected, c.deferred, s.missing, c.bytes, s.queued
-    )
+/// One line of `feed status`: the counters, the queue depth, the connections up (of those
+/// configured) and the last connection failure with its age.
+fn feed_line(r: &tidings_feed::outbound::FeedReport, now: i64) -> String {
+    let (s, c) = (&r.counters, &r.counters.counts);
+    let mut line = format!(
+        "{} offered={} accepted={} refused={} rejected={} deferred={} missing={} bytes={} queued={} up={}/{}",
+        r.peer,
+        c.offered,
+        c.accepted,
+        c.refused,
+        c.rejected,
+        c.deferred,
+        s.missing,
+        c.bytes,
+        s.queued,
+        s.up,
+        r.connections
+    );
+    if let Some((at, what)) = &r.last_error {
+        line.push_str(&format!(
+            " last_error=\"{}\" ({}s ago)",
+            what.replace('"', "'"),
+            now.saturating_sub(*at)
+        ));
+    }
+    line
 }
 
 /// Runs a request; returns the data lines.
@@ -226,7 +245,7 @@ pub fn execute(req: &Request, target: Target<'_>) -> Result<Vec<String>> {
                 .snapshot()
                 .context("reading the feed queues")?
                 .iter()
-                .map(|(name, s)| feed_line(name, s))
+                .map(|r| feed_line(r, now()))
                 .collect()),
             None => {
                 let mut lines = vec!["server not running: queue depths only".to_owned()];

@@ -13,7 +13,7 @@ mod common;
 #[path = "common/interop.rs"]
 mod interop;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -24,11 +24,7 @@ use tidings_net::{Fingerprint, tls};
 const GROUP: &str = "misc.test";
 
 fn free_port6() -> u16 {
-    TcpListener::bind("[::1]:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    free_port_on("[::1]:0")
 }
 
 /// A node's fixed ports, data directory and certificate pin (made before it starts, so that
@@ -244,6 +240,20 @@ fn peer_down_then_back_gets_its_whole_backlog_once() {
         ids.push(id);
     }
     std::thread::sleep(Duration::from_secs(3));
+    // A's status says so: no connection up, a connection failure, the backlog queued.
+    let (ok, out, err) = da.admin(&["feed", "status"], "");
+    assert!(ok, "feed status: {err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(&format!("{} ", b.name)))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        field(&line, "up").is_some_and(|u| u.starts_with("0/")),
+        "{line}"
+    );
+    assert!(line.contains(" last_error=\""), "{line}");
+    assert_eq!(field(&line, "queued"), Some("300"), "{line}");
     let mut db = b.start();
     let mut r = Raw::open(b.plain());
     poll_until(
@@ -271,13 +281,19 @@ fn peer_down_then_back_gets_its_whole_backlog_once() {
                 .find(|l| l.starts_with(&want))
                 .unwrap_or("")
                 .to_owned();
-            status.ends_with(" queued=0")
+            field(&status, "queued") == Some("0")
         },
         || format!("{}\n----\n{}", da.stderr(), db.stderr()),
     );
-    assert!(
-        status.contains(&format!(" accepted={} ", ids.len())),
+    assert_eq!(
+        field(&status, "accepted"),
+        Some(ids.len().to_string().as_str()),
         "A's live counters: {status}"
+    );
+    // the connections that delivered the backlog are still up (they close after idling)
+    assert!(
+        field(&status, "up").is_some_and(|u| !u.starts_with("0/")),
+        "{status}"
     );
     assert!(db.stop());
     assert!(da.stop(), "{}", da.stderr());
@@ -289,4 +305,10 @@ fn peer_down_then_back_gets_its_whole_backlog_once() {
     assert!(ok, "{err}");
     assert!(out.starts_with("server not running"), "{out}");
     assert!(out.contains(&format!("{} queued=0", b.name)), "{out}");
+}
+
+/// The value of `key=value` in a `feed status` line.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split(' ')
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
 }

@@ -137,7 +137,9 @@ pub(crate) async fn run_slot(ctx: Ctx) {
             return;
         }
         let mut in_flight: Vec<QueueEntry> = Vec::new();
-        let res = session(&ctx, &mut in_flight).await;
+        let mut up = Up(&ctx.counters, false);
+        let res = session(&ctx, &mut in_flight, &mut up).await;
+        drop(up);
         ctx.dispatch.give_back(in_flight);
         match res {
             Ok(()) | Err(ConnError::Shutdown) => {
@@ -147,6 +149,7 @@ pub(crate) async fn run_slot(ctx: Ctx) {
                 backoff = ctx.cfg.backoff_min;
             }
             Err(e) => {
+                ctx.counters.set_last_error(now_unix(), e.to_string());
                 let wait = jitter(backoff);
                 tracing::info!(
                     peer = %ctx.cfg.name, conn = ctx.index, error = %e,
@@ -315,7 +318,31 @@ fn add(c: &AtomicU64, n: u64) {
 }
 
 /// One connection's life: connect, negotiate, feed until the queue is empty or shutdown.
-async fn session(ctx: &Ctx, in_flight: &mut Vec<QueueEntry>) -> Result<(), ConnError> {
+/// Counts a connection in [`FeedCounters::up`] while it lives.
+struct Up<'a>(&'a FeedCounters, bool);
+
+impl Up<'_> {
+    fn set(&mut self) {
+        if !self.1 {
+            self.1 = true;
+            self.0.up.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Up<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0.up.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+async fn session(
+    ctx: &Ctx,
+    in_flight: &mut Vec<QueueEntry>,
+    up: &mut Up<'_>,
+) -> Result<(), ConnError> {
     let mut conn = connect(ctx).await?;
     let mut mode = Mode::Ihave;
     if ctx.cfg.streaming {
@@ -327,6 +354,7 @@ async fn session(ctx: &Ctx, in_flight: &mut Vec<QueueEntry>) -> Result<(), ConnE
         }
     }
     tracing::debug!(peer = %ctx.cfg.name, conn = ctx.index, ?mode, "feed connection up");
+    up.set();
     let mut sample: VecDeque<bool> = VecDeque::with_capacity(SAMPLE);
     let c = &ctx.counters.counts;
     let mut idle_rounds = 0u32;

@@ -131,6 +131,10 @@ pub struct FeedCounters {
     pub missing: AtomicU64,
     /// Queue depth at the last look.
     pub queued: AtomicU64,
+    /// Connections up now (after MODE STREAM or its refusal).
+    pub up: AtomicU64,
+    /// The last connection failure: unix time and what happened.
+    pub last_error: std::sync::Mutex<Option<(i64, String)>>,
 }
 
 /// A plain copy of [`FeedCounters`].
@@ -142,6 +146,8 @@ pub struct FeedSnapshot {
     pub missing: u64,
     /// See [`FeedCounters::queued`].
     pub queued: u64,
+    /// See [`FeedCounters::up`].
+    pub up: u64,
 }
 
 impl FeedCounters {
@@ -152,7 +158,25 @@ impl FeedCounters {
             counts: self.counts.snapshot(),
             missing: self.missing.load(Ordering::Relaxed),
             queued: self.queued.load(Ordering::Relaxed),
+            up: self.up.load(Ordering::Relaxed),
         }
+    }
+
+    /// The last connection failure (unix time, text), if any.
+    #[must_use]
+    pub fn last_error(&self) -> Option<(i64, String)> {
+        match self.last_error.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub(crate) fn set_last_error(&self, at: i64, what: String) {
+        let mut g = match self.last_error.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *g = Some((at, what));
     }
 }
 
@@ -311,12 +335,11 @@ impl Feeders {
         FeedStatus(Arc::new(
             self.feeders
                 .iter()
-                .map(|f| {
-                    (
-                        f.name.clone(),
-                        Arc::clone(&f.counters),
-                        Arc::clone(&f.dispatch),
-                    )
+                .map(|f| StatusEntry {
+                    name: f.name.clone(),
+                    connections: f.tasks.len(),
+                    counters: Arc::clone(&f.counters),
+                    dispatch: Arc::clone(&f.dispatch),
                 })
                 .collect(),
         ))
@@ -349,12 +372,32 @@ impl Feeders {
 #[derive(Clone)]
 pub struct FeedStatus(Arc<Vec<StatusEntry>>);
 
-/// A feeder as [`FeedStatus`] sees it: name, counters, dispatcher.
-type StatusEntry = (String, Arc<FeedCounters>, Arc<dispatch::Dispatch>);
+/// A feeder as [`FeedStatus`] sees it.
+struct StatusEntry {
+    name: String,
+    connections: usize,
+    counters: Arc<FeedCounters>,
+    dispatch: Arc<dispatch::Dispatch>,
+}
+
+/// One feeder's status (see [`FeedStatus::snapshot`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedReport {
+    /// The peer's name.
+    pub peer: String,
+    /// Connections configured.
+    pub connections: usize,
+    /// Counters, queue depth and connections up.
+    pub counters: FeedSnapshot,
+    /// The last connection failure: unix time and what happened.
+    pub last_error: Option<(i64, String)>,
+}
 
 impl std::fmt::Debug for FeedStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.0.iter().map(|e| &e.0)).finish()
+        f.debug_list()
+            .entries(self.0.iter().map(|e| &e.name))
+            .finish()
     }
 }
 
@@ -365,12 +408,17 @@ impl FeedStatus {
     ///
     /// # Errors
     /// The store failed.
-    pub fn snapshot(&self) -> Result<Vec<(String, FeedSnapshot)>, tidings_store::Error> {
+    pub fn snapshot(&self) -> Result<Vec<FeedReport>, tidings_store::Error> {
         self.0
             .iter()
-            .map(|(name, counters, dispatch)| {
-                refresh(dispatch, counters)?;
-                Ok((name.clone(), counters.snapshot()))
+            .map(|e| {
+                refresh(&e.dispatch, &e.counters)?;
+                Ok(FeedReport {
+                    peer: e.name.clone(),
+                    connections: e.connections,
+                    counters: e.counters.snapshot(),
+                    last_error: e.counters.last_error(),
+                })
             })
             .collect()
     }

@@ -19,13 +19,46 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub const FEED_WAIT: Duration = Duration::from_secs(120);
 
 /// A free loopback port chosen by the kernel (the listener is closed again, so a daemon can
-/// bind it a moment later).
+/// bind it a moment later). See [`free_port_on`].
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    free_port_on("127.0.0.1:0")
+}
+
+/// A free port on `addr` (`127.0.0.1:0` or `[::1]:0`), claimed for this test run.
+///
+/// Tests run in parallel processes, and a port the kernel hands to one of them, which closes
+/// it again until its daemon starts, can be handed to another a moment later: two nodes of
+/// different tests then share a port and one test's feeder delivers to the other test's node.
+/// So each port is also claimed with a file created atomically in a shared directory; a port
+/// another process has claimed (in the last ten minutes) is skipped.
+pub fn free_port_on(addr: &str) -> u16 {
+    let dir = std::env::temp_dir().join("tidings-test-ports");
+    let _ = std::fs::create_dir_all(&dir);
+    for _ in 0..1000 {
+        let port = TcpListener::bind(addr)
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let claim = dir.join(port.to_string());
+        if std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&claim)
+            .is_ok()
+        {
+            return port;
+        }
+        let stale = std::fs::metadata(&claim)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(600));
+        if stale {
+            let _ = std::fs::remove_file(&claim);
+        }
+    }
+    panic!("no unclaimed port on {addr}");
 }
 
 /// A blocking, byte-exact NNTP client. Large pipelined batches are written from a thread so
