@@ -186,7 +186,18 @@ fn tidings_feeds_inn(streaming: bool) {
     poll_until(
         "Tidings to deliver everything to INN",
         || ir.group_count(GROUP) >= N as u64 && ir.stat_count(&ids) == N,
-        || format!("{}\n{}", inn.status(), d.stderr()),
+        || {
+            let (_, feeds, _) = d.admin(&["feed", "status"], "");
+            let mut r = inn.reader();
+            format!(
+                "INN has {} articles in {GROUP}, {} of {N} by STAT (new connection)\n\
+                 --- tidings feed status\n{feeds}\n{}\n{}",
+                r.group_count(GROUP),
+                r.stat_count(&ids),
+                inn.status(),
+                d.stderr()
+            )
+        },
     );
     let got = ir.articles(&ids);
     check_all(

@@ -528,6 +528,7 @@ fn settle(
             ctx.dispatch.finish(e.seq);
         }
         431 | 436 => {
+            tracing::debug!(peer = %ctx.cfg.name, id = %e.message_id, code, "deferred by the peer");
             add(&c.deferred, 1);
             push_sample(sample, false);
             ctx.dispatch.defer(e.clone());

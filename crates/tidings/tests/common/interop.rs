@@ -466,11 +466,21 @@ impl Inn {
     /// innfeed's status file (per-peer offered/accepted/refused...), for failure messages.
     pub fn status(&self) -> String {
         let mut s = String::new();
-        for f in ["log/innfeed.status", "log/errlog", "log/innd.out"] {
+        for f in [
+            "log/innfeed.status",
+            "log/errlog",
+            "log/innd.out",
+            "log/news.notice",
+        ] {
             if let Ok(mut file) = std::fs::File::open(self.dir.join(f)) {
                 let mut t = String::new();
                 let _ = file.read_to_string(&mut t);
-                s.push_str(&format!("--- {f}\n{t}\n"));
+                // the end of long logs
+                let from = t.len().saturating_sub(8_000);
+                let from = (from..t.len())
+                    .find(|&i| t.is_char_boundary(i))
+                    .unwrap_or(0);
+                s.push_str(&format!("--- {f}\n{}\n", &t[from..]));
             }
         }
         s
