@@ -137,9 +137,7 @@ pub(crate) async fn run_slot(ctx: Ctx) {
             return;
         }
         let mut in_flight: Vec<QueueEntry> = Vec::new();
-        let mut up = Up(&ctx.counters, false);
-        let res = session(&ctx, &mut in_flight, &mut up).await;
-        drop(up);
+        let res = session(&ctx, &mut in_flight).await;
         ctx.dispatch.give_back(in_flight);
         match res {
             Ok(()) | Err(ConnError::Shutdown) => {
@@ -172,8 +170,8 @@ async fn wait_for_work(ctx: &Ctx) -> bool {
         let notified = ctx.wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let mut have = ctx.store.queue_len(&ctx.cfg.name).unwrap_or(0) as usize
-            > ctx.dispatch.pending_removals();
+        let mut have =
+            ctx.dispatch.queue_len().unwrap_or(0) as usize > ctx.dispatch.pending_removals();
         if have && ctx.cfg.delay_secs > 0 && ctx.dispatch.next_retry_in().is_none() {
             // do not connect (and idle) while the oldest entry is still held back
             let delay = i64::try_from(ctx.cfg.delay_secs).unwrap_or(i64::MAX);
@@ -319,30 +317,24 @@ fn add(c: &AtomicU64, n: u64) {
 
 /// One connection's life: connect, negotiate, feed until the queue is empty or shutdown.
 /// Counts a connection in [`FeedCounters::up`] while it lives.
-struct Up<'a>(&'a FeedCounters, bool);
+struct Up<'a>(&'a FeedCounters);
 
-impl Up<'_> {
-    fn set(&mut self) {
-        if !self.1 {
-            self.1 = true;
-            self.0.up.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
+impl<'a> Up<'a> {
+    fn new(counters: &'a FeedCounters) -> Self {
+        counters
+            .up
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Up(counters)
     }
 }
 
 impl Drop for Up<'_> {
     fn drop(&mut self) {
-        if self.1 {
-            self.0.up.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.0.up.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
-async fn session(
-    ctx: &Ctx,
-    in_flight: &mut Vec<QueueEntry>,
-    up: &mut Up<'_>,
-) -> Result<(), ConnError> {
+async fn session(ctx: &Ctx, in_flight: &mut Vec<QueueEntry>) -> Result<(), ConnError> {
     let mut conn = connect(ctx).await?;
     let mut mode = Mode::Ihave;
     if ctx.cfg.streaming {
@@ -354,7 +346,7 @@ async fn session(
         }
     }
     tracing::debug!(peer = %ctx.cfg.name, conn = ctx.index, ?mode, "feed connection up");
-    up.set();
+    let _up = Up::new(&ctx.counters);
     let mut sample: VecDeque<bool> = VecDeque::with_capacity(SAMPLE);
     let c = &ctx.counters.counts;
     let mut idle_rounds = 0u32;
