@@ -117,9 +117,13 @@ pub(crate) fn id_hash(id: &str) -> [u8; 32] {
 /// History key of a message-id: the first 8 bytes of its blake3 hash (big-endian). Ids whose
 /// keys collide share one history value (entries are told apart by their id).
 pub(crate) fn hist_key(id: &str) -> u64 {
-    let h = id_hash(id);
+    key_of(&id_hash(id))
+}
+
+/// History key from a message-id's [`id_hash`].
+pub(crate) fn key_of(hash: &[u8; 32]) -> u64 {
     let mut k = [0u8; 8];
-    k.copy_from_slice(&h[..8]);
+    k.copy_from_slice(&hash[..8]);
     u64::from_be_bytes(k)
 }
 
@@ -166,8 +170,15 @@ fn header_sum(first: &[u8], meta: &[u8]) -> [u8; 12] {
 
 impl RecHeader {
     /// Builds the header of an article record given as head pieces (concatenated, they form the
-    /// head) and the rest (the blank line and the body), without concatenating them.
-    pub fn for_parts(id: &str, arrival: i64, meta_len: u32, head: &[&[u8]], rest: &[u8]) -> Self {
+    /// head) and the rest (the blank line and the body), without concatenating them. `id_hash`
+    /// is the message-id's [`id_hash`].
+    pub fn for_parts(
+        id_hash: [u8; 32],
+        arrival: i64,
+        meta_len: u32,
+        head: &[&[u8]],
+        rest: &[u8],
+    ) -> Self {
         // The body is hashed once, as part of the whole article (FLAG_BODY_IN_ARTICLE_SUM);
         // so is the head of a small article (FLAG_HEAD_IN_ARTICLE_SUM).
         let head_len: usize = head.iter().map(|p| p.len()).sum();
@@ -197,7 +208,7 @@ impl RecHeader {
             head_len: head_len as u32,
             len: (head_len + rest.len()) as u32,
             arrival,
-            id_hash: id_hash(id),
+            id_hash,
             article_sum: *whole.finalize().as_bytes(),
             head_sum,
             body_sum: [0; 16],
@@ -592,7 +603,13 @@ mod tests {
 
     #[test]
     fn header_round_trip_and_sum() {
-        let h = RecHeader::for_parts("<a@b>", 42, 3, &[b"Subject: x\r\n"], b"\r\nbody\r\n");
+        let h = RecHeader::for_parts(
+            id_hash("<a@b>"),
+            42,
+            3,
+            &[b"Subject: x\r\n"],
+            b"\r\nbody\r\n",
+        );
         assert_eq!((h.head_len, h.len), (12, 20));
         assert_eq!(
             h.article_sum,
@@ -607,7 +624,7 @@ mod tests {
         assert_eq!((h.head_sum, h.body_sum), ([0; 16], [0; 16]));
         // A large article keeps its head sum.
         let body = vec![b'x'; SMALL_ARTICLE];
-        let big = RecHeader::for_parts("<a@b>", 42, 3, &[b"Subject: x\r\n"], &body);
+        let big = RecHeader::for_parts(id_hash("<a@b>"), 42, 3, &[b"Subject: x\r\n"], &body);
         assert_eq!(big.flags, FLAG_BODY_IN_ARTICLE_SUM);
         assert_eq!(
             big.head_sum[..],

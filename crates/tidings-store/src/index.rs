@@ -59,6 +59,8 @@ pub(crate) fn decode_mark(b: &[u8]) -> Option<(u32, u64)> {
 /// Fields of an article to index.
 pub(crate) struct IndexArticle<'a> {
     pub id: &'a str,
+    /// History key of `id` ([`crate::format::hist_key`]).
+    pub key: u64,
     pub token: Token,
     pub arrival: i64,
     pub expires: Option<i64>,
@@ -256,9 +258,9 @@ impl<'t> Wtx<'t> {
             .map(HistEntry::into_owned))
     }
 
-    /// The history entry for an id, and whether its key holds any entry (of any id).
-    pub fn hist_probe(&self, id: &str) -> Result<(Option<HistEntry<'static>>, bool)> {
-        let key = hist_key(id);
+    /// The history entry for an id (whose history key is `key`), and whether its key holds
+    /// any entry (of any id).
+    pub fn hist_probe(&self, id: &str, key: u64) -> Result<(Option<HistEntry<'static>>, bool)> {
         let Some(v) = self.hist.get(self.history, key)? else {
             return Ok((None, false));
         };
@@ -274,7 +276,11 @@ impl<'t> Wtx<'t> {
 
     /// Sets (or with `None`, removes) the history entry for an id, keeping colliding entries.
     pub fn hist_put(&mut self, id: &str, entry: Option<HistEntry<'_>>) -> Result<()> {
-        let key = hist_key(id);
+        self.hist_put_at(hist_key(id), id, entry)
+    }
+
+    /// [`Wtx::hist_put`] for an id whose history key is `key`.
+    fn hist_put_at(&mut self, key: u64, id: &str, entry: Option<HistEntry<'_>>) -> Result<()> {
         let mut entries: Vec<HistEntry<'static>> = match self.hist.get(self.history, key)? {
             Some(v) => {
                 let hv: HistValue<'_> = decode(&v, "history")?;
@@ -351,9 +357,9 @@ impl<'t> Wtx<'t> {
                 v: IDX_VERSION,
                 entries: vec![entry],
             })?;
-            self.hist.insert(hist_key(a.id), &bytes);
+            self.hist.insert(a.key, &bytes);
         } else {
-            self.hist_put(a.id, Some(entry))?;
+            self.hist_put_at(a.key, a.id, Some(entry))?;
         }
         self.count_record(a.token.segment, rec_len, true)
     }

@@ -32,6 +32,7 @@
 //! head sum and are read whole). A failing record is quarantined and never served again. See
 //! `docs/storage-format.md`.
 
+mod batch;
 mod error;
 mod expire;
 mod format;

@@ -18,8 +18,8 @@ use crate::error::{Error, Result};
 use crate::expire::ExpireState;
 use crate::format::{
     CancelMeta, FLAG_BODY_IN_ARTICLE_SUM, FLAG_HEAD_IN_ARTICLE_SUM, GroupRec, HistEntry, HistValue,
-    IDX_VERSION, KIND_ARTICLE, KIND_CANCEL, OverRec, REC_HDR, RecHeader, RecordMeta, SEG_HDR,
-    Token, decode, decode_meta, encode, head_end, hist_key,
+    IDX_VERSION, KIND_ARTICLE, KIND_CANCEL, OverRec, REC_HDR, RecHeader, SEG_HDR, Token, decode,
+    decode_meta, encode, hist_key,
 };
 use crate::history::{HISTORY_FILE, History, decode_hist_mark, encode_hist_mark};
 use crate::index::{
@@ -374,7 +374,7 @@ impl Writer {
 
     /// Hands the pending bytes (and where they go) to an [`EarlyWriter`], replacing the buffer
     /// by `spare`. The next [`Writer::sync`] fsyncs the segment as usual.
-    fn take_pending(&mut self, spare: Vec<u8>) -> Result<(File, Vec<u8>, u64)> {
+    pub(crate) fn take_pending(&mut self, spare: Vec<u8>) -> Result<(File, Vec<u8>, u64)> {
         let f = self.file.try_clone()?;
         let buf = std::mem::replace(&mut self.pending, spare);
         let at = self.pending_at;
@@ -416,67 +416,6 @@ impl Writer {
     }
 }
 
-/// Pending spool bytes above which a batch of large articles starts writing before it is built.
-const EARLY_WRITE: usize = 8 << 20;
-
-/// A helper thread of one `store_batch` that writes (and, when durable, fsyncs) chunks of
-/// spool records while the rest of the batch is built. Buffers come back for reuse.
-struct EarlyWriter<'s> {
-    tx: std::sync::mpsc::SyncSender<(File, Vec<u8>, u64)>,
-    back: std::sync::mpsc::Receiver<Vec<u8>>,
-    handle: Option<std::thread::ScopedJoinHandle<'s, Result<()>>>,
-}
-
-impl<'s> EarlyWriter<'s> {
-    fn spawn<'e>(s: &'s std::thread::Scope<'s, 'e>, durable: bool) -> Self {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(File, Vec<u8>, u64)>(1);
-        let (back_tx, back) = std::sync::mpsc::channel();
-        let handle = s.spawn(move || -> Result<()> {
-            for (f, mut buf, at) in rx {
-                f.write_all_at(&buf, at)?;
-                if durable {
-                    f.sync_data()?;
-                }
-                buf.clear();
-                let _ = back_tx.send(buf);
-            }
-            Ok(())
-        });
-        EarlyWriter {
-            tx,
-            back,
-            handle: Some(handle),
-        }
-    }
-
-    /// A returned buffer, or a new one.
-    fn spare(&self) -> Vec<u8> {
-        self.back.try_recv().unwrap_or_default()
-    }
-
-    /// Queues a chunk (waits while the helper is busy with the one before). If the helper has
-    /// stopped, returns its error.
-    fn send(&mut self, chunk: (File, Vec<u8>, u64)) -> Result<()> {
-        if self.tx.send(chunk).is_ok() {
-            return Ok(());
-        }
-        match self.handle.take().map(std::thread::ScopedJoinHandle::join) {
-            Some(Ok(Err(e))) => Err(e),
-            _ => Err(Error::Io(io::Error::other("spool early writer stopped"))),
-        }
-    }
-
-    /// Waits for every chunk to be written.
-    fn finish(self) -> Result<()> {
-        drop(self.tx);
-        match self.handle.map(std::thread::ScopedJoinHandle::join) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => Err(Error::Io(io::Error::other("spool early writer panicked"))),
-            None => Err(Error::Io(io::Error::other("spool early writer stopped"))),
-        }
-    }
-}
-
 /// The article store. `Send + Sync`: share it (e.g. in an `Arc`) between reader threads and
 /// one writer thread. Reads take `&self` and never wait for the writer (redb MVCC snapshots and
 /// positioned reads). Write operations also take `&self` and are serialised by an internal
@@ -507,7 +446,7 @@ pub(crate) fn valid_group_name(name: &str) -> bool {
             .any(|b| b <= b' ' || b == b':' || b == b',' || b == 0x7f)
 }
 
-fn valid_message_id(id: &str) -> bool {
+pub(crate) fn valid_message_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 1000 && !id.bytes().any(|b| b <= b' ' || b == 0x7f)
 }
 
@@ -907,230 +846,6 @@ impl Store {
             }
         }
         res
-    }
-
-    /// Stores a batch of articles as one group commit: every accepted article is appended to
-    /// the spool, the spool is fsynced once, the index updates (history, overview, numbering,
-    /// active list, "indexed up to" mark) are committed in one durable transaction, and only
-    /// then is the result returned. Article numbers are assigned inside that transaction.
-    ///
-    /// On an error nothing of the batch is reported stored and the writer is disabled until the
-    /// store is reopened (recovery then indexes whatever reached the spool).
-    pub fn store_batch(&self, batch: &[NewArticle<'_>]) -> Result<Vec<StoreOutcome>> {
-        let dir = self.spool_dir.clone();
-        let seg_size = self.cfg.segment_size;
-        let pathhost = self.cfg.pathhost.clone();
-        let max_article = self.cfg.max_article;
-        let durable = self.cfg.durable;
-        self.write_op(|w, wtx| {
-            let mut out = Vec::with_capacity(batch.len());
-            let mut staged: Vec<Staged<'_>> = Vec::with_capacity(batch.len());
-            let mut seen: HashSet<&str> = HashSet::with_capacity(batch.len());
-            let mut staged_keys: HashSet<u64> = HashSet::with_capacity(batch.len());
-            let mut xref_line = Vec::with_capacity(256);
-            let mut mbytes = Vec::with_capacity(512);
-            // Pass 1: decide, number and build the spool records (no index writes yet). In a
-            // batch of large articles, every EARLY_WRITE bytes of records are written (and
-            // fsynced) by a helper thread while the rest is built, so that the disk works
-            // during the hashing and copying instead of after it.
-            let big = batch.iter().map(|a| a.bytes.len()).sum::<usize>() >= 2 * EARLY_WRITE;
-            std::thread::scope(|s| -> Result<()> {
-                let mut early = big.then(|| EarlyWriter::spawn(s, durable));
-                for art in batch {
-                    if !valid_message_id(art.message_id) {
-                        out.push(StoreOutcome::Refused(RefuseReason::BadMessageId));
-                        continue;
-                    }
-                    if !seen.insert(art.message_id) {
-                        out.push(StoreOutcome::Duplicate);
-                        continue;
-                    }
-                    let (entry, key_used) = wtx.hist_probe(art.message_id)?;
-                    match entry {
-                        Some(HistEntry::Present { .. }) => {
-                            out.push(StoreOutcome::Duplicate);
-                            continue;
-                        }
-                        Some(HistEntry::Rejected { .. }) => {
-                            out.push(StoreOutcome::Refused(RefuseReason::Rejected));
-                            continue;
-                        }
-                        None => {}
-                    }
-                    if art.bytes.len() > max_article {
-                        out.push(StoreOutcome::Refused(RefuseReason::TooLarge));
-                        continue;
-                    }
-                    let Some(hend) = head_end(art.bytes) else {
-                        out.push(StoreOutcome::Refused(RefuseReason::NoHeaderEnd));
-                        continue;
-                    };
-                    // resolve groups: dedupe, follow one alias, skip unknown and x
-                    let mut places: Vec<(String, u32, u64)> = Vec::with_capacity(art.groups.len());
-                    for &g in &art.groups {
-                        let mut name = Cow::Borrowed(g);
-                        let mut hops = 0;
-                        let target = loop {
-                            let Some(rec) = wtx.group(&name)? else {
-                                break None;
-                            };
-                            match GroupStatus::from_flag(&rec.status) {
-                                Some(GroupStatus::Disabled) => break None,
-                                Some(GroupStatus::Alias(t)) if hops < 4 => {
-                                    hops += 1;
-                                    name = Cow::Owned(t);
-                                }
-                                Some(GroupStatus::Alias(_)) => break None,
-                                _ => break Some(rec.id),
-                            }
-                        };
-                        if let Some(id) = target
-                            && !places.iter().any(|p| p.1 == id)
-                        {
-                            places.push((name.into_owned(), id, 0));
-                        }
-                    }
-                    if places.is_empty() {
-                        out.push(StoreOutcome::Refused(RefuseReason::NoGroups));
-                        continue;
-                    }
-                    // assign numbers: next after the high water mark (never reused); the high
-                    // water mark moves now so that the next article of the batch gets the next one
-                    for p in &mut places {
-                        if let Some(g) = wtx.group(&p.0)? {
-                            p.2 = g.high + 1;
-                            g.high = p.2;
-                        }
-                    }
-                    let mut xref = String::with_capacity(pathhost.len() + 32 * places.len());
-                    xref.push_str(&pathhost);
-                    for (name, _, n) in &places {
-                        use std::fmt::Write as _;
-                        let _ = write!(xref, " {name}:{n}");
-                    }
-                    xref_line.clear();
-                    xref_line.extend_from_slice(b"Xref: ");
-                    xref_line.extend_from_slice(xref.as_bytes());
-                    xref_line.extend_from_slice(b"\r\n");
-                    let head_a = art.bytes.get(..hend).unwrap_or_default();
-                    let rest = art.bytes.get(hend..).unwrap_or_default();
-                    let meta = RecordMeta {
-                        v: IDX_VERSION,
-                        message_id: art.message_id.into(),
-                        places: places
-                            .iter()
-                            .map(|(n, _, num)| (Cow::Borrowed(n.as_str()), *num))
-                            .collect(),
-                        expires: art.expires,
-                        subject: art.overview.subject.into(),
-                        from: art.overview.from.into(),
-                        date: art.overview.date.into(),
-                        references: art.overview.references.into(),
-                        lines: art.overview.lines,
-                        xref: xref.as_str().into(),
-                    };
-                    mbytes.clear();
-                    crate::format::encode_into(&meta, &mut mbytes)?;
-                    let mut feeds: Vec<&str> = Vec::new();
-                    for f in &art.feeds {
-                        if crate::queue::valid_peer(f) && !feeds.contains(f) {
-                            feeds.push(f);
-                        }
-                    }
-                    crate::queue::encode_trailer(&feeds, &mut mbytes)?;
-                    let header = RecHeader::for_parts(
-                        art.message_id,
-                        art.arrival,
-                        mbytes.len() as u32,
-                        &[head_a, &xref_line],
-                        rest,
-                    );
-                    let (seg, off) = w.place(&dir, header.record_len(), seg_size)?;
-                    let buf = w.pending_mut();
-                    header.encode(&mbytes, buf);
-                    buf.extend_from_slice(head_a);
-                    buf.extend_from_slice(&xref_line);
-                    buf.extend_from_slice(rest);
-                    let token = header.token(seg, off);
-                    let key = hist_key(art.message_id);
-                    // two ids of this batch with the same 128-bit key: the second must merge
-                    let key_used = key_used || !staged_keys.insert(key);
-                    staged.push(Staged {
-                        out: out.len(),
-                        art,
-                        token,
-                        xref,
-                        places,
-                        feeds,
-                        key_used,
-                    });
-                    out.push(StoreOutcome::Duplicate); // replaced in pass 2
-                    if let Some(e) = early.as_mut()
-                        && w.pending_len() >= EARLY_WRITE
-                    {
-                        let chunk = w.take_pending(e.spare())?;
-                        e.send(chunk)?;
-                    }
-                }
-                if let Some(e) = early {
-                    e.finish()?;
-                }
-                Ok(())
-            })?;
-            // Pass 2: write and fsync the spool on a second thread while the index updates
-            // are staged in the transaction (the commit still waits for the fsync).
-            std::thread::scope(|s| -> Result<()> {
-                let spool = s.spawn(|| w.sync(durable));
-                let res = (|| -> Result<()> {
-                    for st in staged {
-                        let art = st.art;
-                        let ps: Vec<(&str, u32, u64)> = st
-                            .places
-                            .iter()
-                            .map(|(n, g, num)| (n.as_str(), *g, *num))
-                            .collect();
-                        wtx.index_article(
-                            &IndexArticle {
-                                id: art.message_id,
-                                token: st.token,
-                                arrival: art.arrival,
-                                expires: art.expires,
-                                subject: art.overview.subject,
-                                from: art.overview.from,
-                                date: art.overview.date,
-                                references: art.overview.references,
-                                lines: art.overview.lines,
-                                xref: &st.xref,
-                            },
-                            &ps,
-                            !st.key_used,
-                        )?;
-                        if !st.feeds.is_empty() {
-                            let q = wtx.queue()?;
-                            for f in &st.feeds {
-                                q.push(f, st.token, art.arrival, art.message_id)?;
-                            }
-                        }
-                        if let Some(o) = out.get_mut(st.out) {
-                            *o = StoreOutcome::Stored {
-                                token: st.token,
-                                numbers: st
-                                    .places
-                                    .into_iter()
-                                    .map(|(n, _, num)| (n, num))
-                                    .collect(),
-                            };
-                        }
-                    }
-                    Ok(())
-                })();
-                let synced = spool
-                    .join()
-                    .unwrap_or_else(|_| Err(Error::Io(io::Error::other("spool writer panicked"))));
-                res.and(synced)
-            })?;
-            Ok(out)
-        })
     }
 
     /// Cancels an article: removes it from history and overview, remembers its id as rejected
@@ -1610,6 +1325,7 @@ pub(crate) fn apply_record(
     w.index_article(
         &IndexArticle {
             id: &m.message_id,
+            key: hist_key(&m.message_id),
             token,
             arrival,
             expires: m.expires,
@@ -1635,18 +1351,6 @@ pub(crate) fn apply_record(
         }
     }
     Ok(true)
-}
-
-/// An article of a batch accepted by the first pass of [`Store::store_batch`], indexed by the
-/// second.
-struct Staged<'a> {
-    out: usize,
-    art: &'a NewArticle<'a>,
-    token: Token,
-    xref: String,
-    places: Vec<(String, u32, u64)>,
-    feeds: Vec<&'a str>,
-    key_used: bool,
 }
 
 /// How far before a NEWNEWS date the search for the first new row in a group starts (see
