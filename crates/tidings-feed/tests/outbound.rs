@@ -11,7 +11,9 @@ use tidings_feed::peers::PeerTransport;
 use tidings_net::Stream;
 use tidings_net::tls::{self, CertResolver, ClientCertPolicy};
 use tidings_proto::{BlockDecoder, BlockStep};
-use tidings_store::{Config, GroupStatus, NewArticle, OverviewInput, Part, Store};
+use tidings_store::{
+    Config, ExpirePolicy, ExpireRule, GroupStatus, NewArticle, OverviewInput, Part, Store,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -209,12 +211,17 @@ struct Node {
 
 impl Node {
     fn new(peers: &[PeerConfig]) -> Node {
+        Node::with_segments(peers, Config::default().segment_size)
+    }
+
+    fn with_segments(peers: &[PeerConfig], segment_size: u64) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(
             dir.path(),
             Config {
                 pathhost: "here.example".into(),
                 durable: false,
+                segment_size,
                 ..Config::default()
             },
         )
@@ -605,4 +612,80 @@ async fn delayed_feed_holds_articles_then_sends_them() {
     wait_until("sent after the delay", || queue_empty(&node, "peer-late")).await;
     feeders.stop(Duration::from_secs(5)).await;
     assert_delivered(&node, &fake, &[id]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backlog_moved_by_expiry_compaction_is_still_delivered() {
+    // Small segments; two articles in three expire, so expiry compacts the segments and moves
+    // the queued (kept) articles' records to a new segment while the peer is down.
+    let (l, addr) = listener().await;
+    drop(l);
+    let mut p = peer("peer-c", &addr);
+    p.connections = 1;
+    let peers = [p];
+    let node = Node::with_segments(&peers, 4096);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let arts: Vec<_> = (0..60)
+        .map(|i| {
+            let group = if i % 3 == 0 {
+                "misc.test"
+            } else {
+                "local.test"
+            };
+            article(i, group, "x!not-for-mail")
+        })
+        .collect();
+    let feeds: Vec<Vec<String>> = arts
+        .iter()
+        .map(|(_, b)| node.routes.route_article(b, &[]))
+        .collect();
+    let batch: Vec<NewArticle<'_>> = arts
+        .iter()
+        .zip(&feeds)
+        .enumerate()
+        .map(|(i, ((id, b), f))| NewArticle {
+            bytes: b,
+            message_id: id,
+            groups: vec![if i % 3 == 0 {
+                "misc.test"
+            } else {
+                "local.test"
+            }],
+            arrival: if i % 3 == 0 { now } else { 1 },
+            expires: None,
+            overview: OverviewInput::default(),
+            feeds: f.iter().map(String::as_str).collect(),
+        })
+        .collect();
+    for chunk in batch.chunks(4) {
+        node.store.store_batch(chunk).unwrap();
+    }
+    let kept: Vec<String> = arts.iter().step_by(3).map(|(id, _)| id.clone()).collect();
+    assert_eq!(node.store.queue_len("peer-c").unwrap(), kept.len() as u64);
+    let policy = ExpirePolicy {
+        rules: vec![ExpireRule {
+            pattern: "local.*".into(),
+            max_age: Some(100),
+        }],
+        default_max_age: None,
+        honour_expires: false,
+    };
+    let progress = node.store.expire_all(&policy, now, 64, 10_000).unwrap();
+    assert!(progress.done, "{progress:?}");
+    assert!(
+        progress.records_moved > 0,
+        "nothing compacted: {progress:?}"
+    );
+    let feeders = node.start(&peers);
+    let fake = Peer::new(Behaviour::default());
+    fake.serve(TcpListener::bind(&addr).await.unwrap(), None);
+    node.wakers.notify(&["peer-c".to_owned()]);
+    wait_until("backlog delivered", || queue_empty(&node, "peer-c")).await;
+    let c = feeders.counters()[0].1;
+    feeders.stop(Duration::from_secs(5)).await;
+    assert_eq!((c.counts.accepted, c.missing), (kept.len() as u64, 0));
+    assert_delivered(&node, &fake, &kept);
 }

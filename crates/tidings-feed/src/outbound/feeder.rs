@@ -269,38 +269,63 @@ struct Item {
     bytes: Vec<u8>,
 }
 
+/// What loading an entry's article gave.
+enum Loaded {
+    Article(Vec<u8>),
+    /// Cancelled, expired, or its record is corrupt: finished and counted as missing.
+    Gone,
+    /// The store could not answer (an I/O or index error): retried after the retry delay.
+    Failed(tidings_store::Error),
+}
+
+/// Loads the article of one entry by its message-id. The article's current location is used,
+/// not the one queued: expiry may have moved the record to another segment since.
+fn load_one(store: &Store, e: &QueueEntry) -> Loaded {
+    use tidings_store::Error;
+    let token = match store.lookup(&e.message_id) {
+        Ok(Lookup::Present(t)) => t,
+        Ok(_) => return Loaded::Gone,
+        Err(err) => return Loaded::Failed(err),
+    };
+    match store.read(token, Part::Article) {
+        Ok(bytes) => Loaded::Article(bytes),
+        Err(Error::Corrupt { .. } | Error::Quarantined { .. }) => Loaded::Gone,
+        Err(err) => Loaded::Failed(err),
+    }
+}
+
 /// Loads the articles of `entries`; entries whose article is gone (cancelled, expired,
-/// unreadable) are finished and counted as missing.
-async fn load(ctx: &Ctx, entries: Vec<QueueEntry>) -> Vec<Item> {
+/// corrupt) are finished and counted as missing; entries the store could not read now are
+/// deferred. `None` when the loading task failed (the caller defers the entries).
+async fn load(ctx: &Ctx, entries: Vec<QueueEntry>) -> Option<Vec<Item>> {
     let store = Arc::clone(&ctx.store);
     let res = tokio::task::spawn_blocking(move || {
         entries
             .into_iter()
             .map(|e| {
-                let live =
-                    matches!(store.lookup(&e.message_id), Ok(Lookup::Present(t)) if t == e.token);
-                let bytes = if live {
-                    store.read(e.token, Part::Article).ok()
-                } else {
-                    None
-                };
-                (e, bytes)
+                let l = load_one(&store, &e);
+                (e, l)
             })
             .collect::<Vec<_>>()
     })
     .await
-    .unwrap_or_default();
+    .ok()?;
     let mut out = Vec::with_capacity(res.len());
-    for (entry, bytes) in res {
-        match bytes {
-            Some(bytes) => out.push(Item { entry, bytes }),
-            None => {
+    for (entry, loaded) in res {
+        match loaded {
+            Loaded::Article(bytes) => out.push(Item { entry, bytes }),
+            Loaded::Gone => {
                 ctx.counters.missing.fetch_add(1, Ordering::Relaxed);
                 ctx.dispatch.finish(entry.seq);
             }
+            Loaded::Failed(err) => {
+                tracing::warn!(peer = %ctx.cfg.name, id = %entry.message_id, error = %err,
+                    "cannot read a queued article now; retrying later");
+                ctx.dispatch.defer(entry);
+            }
         }
     }
-    out
+    Some(out)
 }
 
 /// Streaming mode of a connection.
@@ -384,7 +409,13 @@ async fn session(ctx: &Ctx, in_flight: &mut Vec<QueueEntry>) -> Result<(), ConnE
         idle_rounds = 0;
         in_flight.clear();
         in_flight.extend(entries.iter().cloned());
-        let items = load(ctx, entries).await;
+        let Some(items) = load(ctx, entries).await else {
+            tracing::error!(peer = %ctx.cfg.name, "loading queued articles failed; retrying later");
+            for e in in_flight.drain(..) {
+                ctx.dispatch.defer(e);
+            }
+            continue;
+        };
         in_flight.retain(|e| items.iter().any(|it| it.entry.seq == e.seq));
         match mode {
             Mode::Ihave => {
