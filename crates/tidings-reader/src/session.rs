@@ -41,6 +41,9 @@ pub(crate) const INLINE_READ_MAX: u64 = 64 * 1024;
 /// open ranges) on a blocking thread.
 const INLINE_RANGE_MAX: u64 = 64;
 
+/// Reply text to transit commands from a connection that may not use them.
+const TRANSIT_UNAVAILABLE: &str = "Transit commands are not available on this connection";
+
 static CONNECTION_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// What the loop does after a command.
@@ -52,6 +55,9 @@ enum Flow {
     Post,
     /// Hand the connection to a transit session; the line is the transit command.
     Transit(Vec<u8>),
+    /// Read and drop the dot-terminated block the client sends without waiting (a refused
+    /// TAKETHIS's article), then reply.
+    DiscardThen(ReplyCode, &'static str),
 }
 
 /// Why a session ends early.
@@ -163,6 +169,13 @@ fn is_transit_line(line: &[u8]) -> bool {
     let first = words.next().unwrap_or_default();
     let second = words.next();
     table::lookup(first, second).is_ok_and(|(spec, _)| spec.role == Role::Transit)
+}
+
+/// Whether the line's first word is TAKETHIS (an article follows it whatever the reply).
+fn is_takethis(line: &[u8]) -> bool {
+    line.split(u8::is_ascii_whitespace)
+        .find(|w| !w.is_empty())
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"TAKETHIS"))
 }
 
 fn ip_key(ip: IpAddr) -> String {
@@ -454,6 +467,10 @@ impl Session {
                         }
                     }
                     Flow::Post => self.receive_post().await?,
+                    Flow::DiscardThen(code, text) => {
+                        self.discard_block().await?;
+                        self.status(code, text);
+                    }
                     Flow::Transit(mut line) => {
                         self.flush().await?;
                         line.extend_from_slice(b"\r\n");
@@ -497,6 +514,23 @@ impl Session {
                 tracing::debug!(conn = self.conn_id, error = %e, "STARTTLS failed");
                 Err(Closed)
             }
+        }
+    }
+
+    /// Reads a dot-terminated block and drops it (limit 0: nothing is kept).
+    async fn discard_block(&mut self) -> Result<(), Closed> {
+        let mut dec = BlockDecoder::new(0);
+        loop {
+            let consumed = match dec.decode(&self.rbuf) {
+                Ok(BlockStep::NeedMore { consumed }) => consumed,
+                Ok(BlockStep::Done { consumed, .. })
+                | Err(BlockError::TooLarge { consumed, .. }) => {
+                    self.rbuf.drain(..consumed.min(self.rbuf.len()));
+                    return Ok(());
+                }
+            };
+            self.rbuf.drain(..consumed.min(self.rbuf.len()));
+            self.fill(false).await?;
         }
     }
 
@@ -546,17 +580,27 @@ impl Session {
             if self.transit_allowed() {
                 return Flow::Transit(line.to_vec());
             }
-            if self.user.is_none()
+            let auth_could_help = self.user.is_none()
                 && self
                     .svc
                     .transit
                     .as_ref()
-                    .is_some_and(|g| g.auth_could_help())
-            {
-                self.status(
+                    .is_some_and(|g| g.auth_could_help());
+            let (code, text) = if auth_could_help {
+                (
                     ReplyCode::AUTH_REQUIRED,
                     "Authentication required for transit commands",
-                );
+                )
+            } else {
+                (ReplyCode::COMMAND_UNAVAILABLE, TRANSIT_UNAVAILABLE)
+            };
+            if is_takethis(line) {
+                // RFC 4644 §2.5: the article follows without waiting for a reply; read it so
+                // that its lines are not taken for commands.
+                return Flow::DiscardThen(code, text);
+            }
+            if auth_could_help {
+                self.status(code, text);
                 return Flow::Continue;
             }
         }
@@ -575,12 +619,9 @@ impl Session {
         };
         let spec = table::spec_for(cmd.kind());
         if spec.is_some_and(|s| s.role == Role::Transit) {
-            // Transit (IHAVE, CHECK, TAKETHIS, MODE STREAM) is not served by reader sessions;
-            // the peering handler will take these commands over when it exists.
-            self.status(
-                ReplyCode::COMMAND_UNAVAILABLE,
-                "Transit commands are not available on this connection",
-            );
+            // Transit (IHAVE, CHECK, TAKETHIS, MODE STREAM) from a connection that is not a
+            // peer's (peers' sessions were handed to the transit session above).
+            self.status(ReplyCode::COMMAND_UNAVAILABLE, TRANSIT_UNAVAILABLE);
             return Flow::Continue;
         }
         if spec.is_some_and(|s| s.auth_required) && self.grant.is_none() {

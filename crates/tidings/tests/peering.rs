@@ -70,6 +70,16 @@ async fn peer_streams_on_the_reader_port_and_non_peers_are_refused() {
     assert!(n.line().await.starts_with("20"));
     assert!(n.cmd("IHAVE <x@example.org>").await.starts_with("502"));
     assert!(n.cmd("MODE STREAM").await.starts_with("502"));
+    // TAKETHIS: the article that follows is read and dropped, not taken for commands (its
+    // lines here would be QUIT and POST); also with a bad argument.
+    let evil = "Path: x\r\nMessage-ID: <t@example.org>\r\n\r\nQUIT\r\nPOST\r\n.\r\n";
+    n.send(&format!(
+        "TAKETHIS <t@example.org>\r\n{evil}TAKETHIS bad\r\n{evil}"
+    ))
+    .await;
+    assert!(n.line().await.starts_with("502"));
+    assert!(n.line().await.starts_with("502"));
+    assert!(n.cmd("DATE").await.starts_with("111"));
     assert!(n.cmd("CAPABILITIES").await.starts_with("101"));
     let caps = n.block().await;
     assert!(
@@ -89,4 +99,8 @@ async fn transit_user_gets_480_before_authinfo() {
     let mut n = Client::connect(d.addr("none")).await;
     assert!(n.line().await.starts_with("20"));
     assert!(n.cmd("IHAVE <x@example.org>").await.starts_with("480"));
+    n.send("TAKETHIS <x@example.org>\r\nPath: x\r\n\r\nQUIT\r\n.\r\n")
+        .await;
+    assert!(n.line().await.starts_with("480"));
+    assert!(n.cmd("DATE").await.starts_with("111"));
 }
