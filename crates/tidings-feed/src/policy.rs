@@ -306,27 +306,35 @@ fn lossy(v: &[u8]) -> String {
 /// overview fields. Every other byte is kept as received.
 ///
 /// # Errors
-/// The first [`Refusal`] found, checked in this order: NUL, headers (the transit validator),
-/// message-id mismatch, loop, age, future date, newsgroups.
+/// The first [`Refusal`] found, checked in this order: header block syntax, message-id
+/// mismatch, NUL, headers (the transit validator), loop, age, future date, newsgroups.
+/// The mismatch comes before every refusal that is remembered (except a header block that
+/// cannot be parsed, where there is no Message-ID to compare): bytes that are not the
+/// offered id's article must never get that id remembered as rejected.
 pub fn examine(
     article: Vec<u8>,
     command_id: &str,
     cx: &Context<'_>,
 ) -> Result<OwnedArticle, Refusal> {
-    if memchr::memchr(0, &article).is_some() {
-        return Err(Refusal::Nul);
-    }
     let h = Headers::parse(&article).map_err(|e| Refusal::Invalid(e.into()))?;
-    tidings_article::validate_transit(&h).map_err(Refusal::Invalid)?;
     let header_id = lossy(tidings_article::headers::trim_ws(
         &h.get_unfolded("Message-ID").unwrap_or_default(),
     ));
     if header_id != command_id {
+        let header = if header_id.is_empty() {
+            "(none)".to_owned()
+        } else {
+            header_id
+        };
         return Err(Refusal::IdMismatch {
             command: command_id.to_owned(),
-            header: header_id,
+            header,
         });
     }
+    if memchr::memchr(0, &article).is_some() {
+        return Err(Refusal::Nul);
+    }
+    tidings_article::validate_transit(&h).map_err(Refusal::Invalid)?;
     let path_value = h.get_unfolded("Path").unwrap_or_default().into_owned();
     let path = tidings_article::Path::parse(&path_value)
         .map_err(|e| Refusal::Malformed(format!("Bad Path: {e}")))?;
@@ -601,8 +609,27 @@ mod tests {
             e.to_string(),
             "Unwanted newsgroups: alt.nope (none carried here)"
         );
-        let e = run(b"Subject: x\r\n\r\nbody\r\n".to_vec(), "<1@x>", &cfg).unwrap_err();
+        let e = run(
+            b"Subject: x\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n".to_vec(),
+            "<1@x>",
+            &cfg,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("Missing required header"), "{e}");
+        // Not the offered id's article: the mismatch wins over the content refusals, so
+        // the offered id is not remembered.
+        let mut nul = art("p!x", "<1@x>", "misc.test", &d);
+        nul.extend_from_slice(b"a\0b\r\n");
+        let e = run(nul, "<2@x>", &cfg).unwrap_err();
+        assert!(
+            matches!(e, Refusal::IdMismatch { .. }) && !e.remember(),
+            "{e}"
+        );
+        let e = run(b"Subject: x\r\n\r\nbody\r\n".to_vec(), "<1@x>", &cfg).unwrap_err();
+        assert!(
+            matches!(e, Refusal::IdMismatch { .. }) && !e.remember(),
+            "{e}"
+        );
         // Unknown groups filed in junk when configured; the age check can be turned off.
         let cfg = TransitConfig {
             unknown_groups: UnknownGroups::Junk,

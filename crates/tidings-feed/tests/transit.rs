@@ -305,6 +305,28 @@ async fn content_checks_refuse_with_reasons() {
         "{r}"
     );
     assert_eq!(c.cmd("CHECK <m@x>").await, "238 <m@x>");
+    // Mismatched and invalid too (a NUL; missing headers): still the mismatch, and the
+    // offered id is not remembered, so the real article with that id is still wanted.
+    let (_, w) = article("<other2@x>", "misc.test", "p!q", &now, "a\0b\r\n");
+    let r = takethis(&mut c, "<m2@x>", &w).await;
+    assert!(
+        r.starts_with("439 <m2@x> Message-ID <other2@x> does not match"),
+        "{r}"
+    );
+    let w = b"Message-ID: <other3@x>\r\n\r\nbody\r\n.\r\n";
+    let r = takethis(&mut c, "<m3@x>", w).await;
+    assert!(
+        r.starts_with("439 <m3@x> Message-ID <other3@x> does not match"),
+        "{r}"
+    );
+    assert!(c.cmd("IHAVE <m4@x>").await.starts_with("335"));
+    c.send(b"Subject: no id\r\n\r\nbody\r\n.\r\n").await;
+    let r = c.line().await;
+    assert!(r.starts_with("437 Message-ID (none) does not match"), "{r}");
+    for id in ["<m2@x>", "<m3@x>", "<m4@x>"] {
+        assert_eq!(c.cmd(&format!("CHECK {id}")).await, format!("238 {id}"));
+        assert_eq!(s.svc.store.lookup(id).unwrap(), Lookup::Unknown, "{id}");
+    }
     // Too large: the rest is discarded and the connection stays in sync.
     let big = "y".repeat(100) + "\r\n";
     let (_, w) = article("<big@x>", "misc.test", "p!q", &now, big.repeat(100));
