@@ -94,6 +94,10 @@ pub struct AccessRule {
     pub max_connections_per_user: Option<u32>,
     /// Most posts per user per minute; unset: no limit.
     pub posts_per_minute: Option<u32>,
+    /// Whether the client may post articles with an Approved header (moderators; also
+    /// needed for control messages that require approval). Default false, as INN's
+    /// `allowapproved`: others get `441`.
+    pub approve: bool,
 }
 
 impl Default for AccessRule {
@@ -106,6 +110,7 @@ impl Default for AccessRule {
             newnews: true,
             max_connections_per_user: None,
             posts_per_minute: None,
+            approve: false,
         }
     }
 }
@@ -149,6 +154,7 @@ pub(crate) struct Grant {
     pub newnews: bool,
     pub max_connections: Option<u32>,
     pub posts_per_minute: Option<u32>,
+    pub approve: bool,
 }
 
 fn compile(s: &str) -> Option<Wildmat> {
@@ -168,6 +174,7 @@ impl Grant {
             newnews: r.newnews,
             max_connections: r.max_connections_per_user,
             posts_per_minute: r.posts_per_minute,
+            approve: r.approve,
         }
     }
 

@@ -46,6 +46,9 @@ pub(crate) fn unique_id(pathhost: &str, now: i64) -> String {
     )
 }
 
+/// How far ahead of the server's clock a posted article's Date may be (RFC 5537 §3.5).
+const MAX_FUTURE_SECS: i64 = 24 * 3600;
+
 fn lossy(v: &[u8]) -> String {
     String::from_utf8_lossy(v).into_owned()
 }
@@ -85,10 +88,9 @@ pub(crate) async fn process(s: &mut Session, mut article: Vec<u8>) -> Result<Str
         return Err("Posting not permitted".to_owned());
     };
 
-    // Headers only servers add are dropped (RFC 5537 §3.5 step 1: Xref).
-    let (has_sep, empty, has_xref) = {
+    let (has_sep, empty) = {
         let h = Headers::parse(&article).map_err(|e| format!("Malformed headers: {e}"))?;
-        (h.has_separator(), h.is_empty(), h.contains("Xref"))
+        (h.has_separator(), h.is_empty())
     };
     if empty {
         return Err("Article has no headers".to_owned());
@@ -99,13 +101,13 @@ pub(crate) async fn process(s: &mut Session, mut article: Vec<u8>) -> Result<Str
         }
         article.extend_from_slice(b"\r\n");
     }
-    if has_xref {
-        article = edit(remove_header(&article, "Xref"))?;
-    }
     let h = Headers::parse(&article).map_err(|e| format!("Malformed headers: {e}"))?;
+    // Refuses headers only servers add (Xref, Injection-Info), as INN does.
     tidings_article::validate_injection(&h).map_err(|e| e.to_string())?;
 
-    // Newsgroups: every group must exist here and be postable by this client.
+    // Newsgroups: groups not carried here (or not readable by this client) are skipped, as
+    // INN does, so that a crosspost to a group carried elsewhere goes through; every carried
+    // group must be postable by this client.
     let ng = h.get_unfolded("Newsgroups").unwrap_or_default();
     let groups = parse_newsgroups(&ng).map_err(|e| format!("Bad Newsgroups: {e}"))?;
     let mut here = Vec::new();
@@ -120,7 +122,7 @@ pub(crate) async fn process(s: &mut Session, mut article: Vec<u8>) -> Result<Str
             None
         };
         let Some(info) = info else {
-            return Err(format!("Unknown newsgroup {name}: it is not carried here"));
+            continue;
         };
         match info.status {
             GroupStatus::NoPosting | GroupStatus::Disabled => {
@@ -135,6 +137,12 @@ pub(crate) async fn process(s: &mut Session, mut article: Vec<u8>) -> Result<Str
             return Err(format!("You are not allowed to post to {name}"));
         }
         here.push(name.to_owned());
+    }
+    if here.is_empty() {
+        return Err(match groups.as_slice() {
+            [one] => format!("Unknown newsgroup {}: it is not carried here", one.as_str()),
+            _ => "No valid newsgroups: none of them is carried here".to_owned(),
+        });
     }
 
     // Message-ID: the poster's, when unique and valid, else ours.
@@ -159,8 +167,21 @@ pub(crate) async fn process(s: &mut Session, mut article: Vec<u8>) -> Result<Str
         }
         None => None,
     };
+    // RFC 5537 §3.5: a Date more than 24 hours ahead is refused.
+    if let Some(d) = h
+        .get("Date")
+        .and_then(|v| tidings_article::parse_date(v).ok())
+        && d > now.saturating_add(MAX_FUTURE_SECS)
+    {
+        return Err(
+            "Article posted in the future: its Date is more than 24 hours ahead".to_owned(),
+        );
+    }
     let control = control_of(&h);
     let approved = h.contains("Approved");
+    if approved && !grant.approve {
+        return Err("You are not allowed to approve postings".to_owned());
+    }
     let cancel_key: Vec<Vec<u8>> = h
         .get_all("Cancel-Key")
         .map(|f| f.value().to_vec())
@@ -170,8 +191,63 @@ pub(crate) async fn process(s: &mut Session, mut article: Vec<u8>) -> Result<Str
         .and_then(|v| tidings_article::parse_date(v).ok());
     drop(h);
 
-    // Injection (RFC 5537 §3.5): Path, Message-ID, Date, Injection-Date, Injection-Info.
+    // Message-ID and Date are added before the article may go to a moderator; Path and the
+    // Injection-* fields after (RFC 5537 §3.5), so that the moderator's approved copy can be
+    // injected in its turn.
+    let message_id = match message_id {
+        Some(id) => id,
+        None => {
+            let id = suggested
+                .filter(|id| matches!(svc.store.lookup(id), Ok(Lookup::Unknown)))
+                .unwrap_or_else(|| unique_id(&svc.pathhost, now));
+            article = edit(append_header(&article, "Message-ID", id.as_bytes()))?;
+            id
+        }
+    };
+    let date = format_date(now);
+    if !Headers::parse(&article).is_ok_and(|h| h.contains("Date")) {
+        article = edit(append_header(&article, "Date", date.as_bytes()))?;
+    }
+
+    // Rate limit (per user, or per address for unauthenticated clients).
     let ip = s.peer.ip().to_canonical();
+    let key = s.user.clone().unwrap_or_else(|| format!("ip:{ip}"));
+    if !svc.limits.allow_post(&key, grant.posts_per_minute, now) {
+        return Err(format!(
+            "Posting rate limit exceeded (at most {} articles per minute); try again later",
+            grant.posts_per_minute.unwrap_or(0)
+        ));
+    }
+
+    let cancel_target = match control {
+        Control::None => None,
+        Control::Other(verb) => {
+            return Err(format!(
+                "Control messages of type \"{verb}\" are not accepted from readers here"
+            ));
+        }
+        Control::Cancel(target) => Some(target),
+    };
+
+    // Moderated groups without Approved: to the moderation queue, not injected (a cancel is
+    // never moderated).
+    if !moderated.is_empty() && !approved && cancel_target.is_none() {
+        let dir = svc.moderation_dir.clone();
+        let name = unique_id("q", now)
+            .trim_matches(['<', '>'])
+            .replace('@', ".");
+        let bytes = article;
+        let r = tokio::task::spawn_blocking(move || write_atomically(&dir, &name, &bytes)).await;
+        return match r {
+            Ok(Ok(())) => Ok(format!(
+                "Article {message_id} received; it awaits moderation in {}",
+                moderated.join(",")
+            )),
+            _ => Err("Could not queue the article for moderation; try again later".to_owned()),
+        };
+    }
+
+    // Injection (RFC 5537 §3.5): Path, Injection-Date, Injection-Info.
     let mut prefix = format!("{}!.POSTED.{ip}!", svc.pathhost);
     if tidings_article::path::check_path(format!("{prefix}not-for-mail").as_bytes()).is_err() {
         prefix = format!("{}!.POSTED!", svc.pathhost);
@@ -189,20 +265,6 @@ pub(crate) async fn process(s: &mut Session, mut article: Vec<u8>) -> Result<Str
     };
     article = edit(remove_header(&article, "Path"))?;
     article = edit(prepend_header(&article, "Path", &path))?;
-    let message_id = match message_id {
-        Some(id) => id,
-        None => {
-            let id = suggested
-                .filter(|id| matches!(svc.store.lookup(id), Ok(Lookup::Unknown)))
-                .unwrap_or_else(|| unique_id(&svc.pathhost, now));
-            article = edit(append_header(&article, "Message-ID", id.as_bytes()))?;
-            id
-        }
-    };
-    let date = format_date(now);
-    if !Headers::parse(&article).is_ok_and(|h| h.contains("Date")) {
-        article = edit(append_header(&article, "Date", date.as_bytes()))?;
-    }
     article = edit(set_header(&article, "Injection-Date", date.as_bytes()))?;
     let mut info = format!(
         "{}; posting-host=\"{ip}\"; logging-data=\"{}\"",
@@ -222,72 +284,38 @@ pub(crate) async fn process(s: &mut Session, mut article: Vec<u8>) -> Result<Str
     tidings_article::validate::validate_transit_bytes(&article)
         .map_err(|e| format!("Article invalid after injection: {e}"))?;
 
-    // Rate limit (per user, or per address for unauthenticated clients).
-    let key = s.user.clone().unwrap_or_else(|| format!("ip:{ip}"));
-    if !svc.limits.allow_post(&key, grant.posts_per_minute, now) {
-        return Err(format!(
-            "Posting rate limit exceeded (at most {} articles per minute); try again later",
-            grant.posts_per_minute.unwrap_or(0)
-        ));
-    }
-
-    // Control messages.
+    // A cancel: checked against the target's Cancel-Lock and carried out; the cancel message
+    // itself is filed in control.cancel when that group exists.
     let mut file_in = here;
-    match control {
-        Control::None => {}
-        Control::Other(verb) => {
+    if let Some(target) = cancel_target {
+        let token = match svc.store.lookup(&target) {
+            Ok(Lookup::Present(t)) => t,
+            Ok(_) => return Err(format!("Cancel target {target} is not here")),
+            Err(_) => return Err("Storage error; try again later".to_owned()),
+        };
+        let head = blocking(&svc.store, move |st| st.read(token, Part::Head))
+            .await
+            .map_err(|_| "Storage error; try again later".to_owned())?;
+        let th = Headers::parse(&head).map_err(|_| "cancel not authorised".to_owned())?;
+        let locks: Vec<&[u8]> = th.get_all("Cancel-Lock").map(|f| f.value()).collect();
+        let ok = locks
+            .iter()
+            .any(|l| cancel_key.iter().any(|k| cancel_lock::verify(l, k)));
+        if !ok {
             return Err(format!(
-                "Control messages of type \"{verb}\" are not accepted from readers here"
+                "cancel not authorised: no Cancel-Key matching a Cancel-Lock of {target}"
             ));
         }
-        Control::Cancel(target) => {
-            let token = match svc.store.lookup(&target) {
-                Ok(Lookup::Present(t)) => t,
-                Ok(_) => return Err(format!("Cancel target {target} is not here")),
-                Err(_) => return Err("Storage error; try again later".to_owned()),
-            };
-            let head = blocking(&svc.store, move |st| st.read(token, Part::Head))
-                .await
-                .map_err(|_| "Storage error; try again later".to_owned())?;
-            let th = Headers::parse(&head).map_err(|_| "cancel not authorised".to_owned())?;
-            let locks: Vec<&[u8]> = th.get_all("Cancel-Lock").map(|f| f.value()).collect();
-            let ok = locks
-                .iter()
-                .any(|l| cancel_key.iter().any(|k| cancel_lock::verify(l, k)));
-            if !ok {
-                return Err(format!(
-                    "cancel not authorised: no Cancel-Key matching a Cancel-Lock of {target}"
-                ));
-            }
-            let t2 = target.clone();
-            blocking(&svc.store, move |st| st.cancel(&t2, now))
-                .await
-                .map_err(|_| "Storage error; try again later".to_owned())?;
-            tracing::info!(conn = s.conn_id, target = %target, "article cancelled");
-            let has_cc = matches!(svc.store.group("control.cancel"), Ok(Some(_)));
-            if !has_cc {
-                return Ok(format!("Article {target} cancelled"));
-            }
-            file_in = vec!["control.cancel".to_owned()];
-            moderated.clear();
+        let t2 = target.clone();
+        blocking(&svc.store, move |st| st.cancel(&t2, now))
+            .await
+            .map_err(|_| "Storage error; try again later".to_owned())?;
+        tracing::info!(conn = s.conn_id, target = %target, "article cancelled");
+        let has_cc = matches!(svc.store.group("control.cancel"), Ok(Some(_)));
+        if !has_cc {
+            return Ok(format!("Article {target} cancelled"));
         }
-    }
-
-    // Moderated groups without Approved: to the moderation queue.
-    if !moderated.is_empty() && !approved {
-        let dir = svc.moderation_dir.clone();
-        let name = unique_id("q", now)
-            .trim_matches(['<', '>'])
-            .replace('@', ".");
-        let bytes = article;
-        let r = tokio::task::spawn_blocking(move || write_atomically(&dir, &name, &bytes)).await;
-        return match r {
-            Ok(Ok(())) => Ok(format!(
-                "Article {message_id} received; it awaits moderation in {}",
-                moderated.join(",")
-            )),
-            _ => Err("Could not queue the article for moderation; try again later".to_owned()),
-        };
+        file_in = vec!["control.cancel".to_owned()];
     }
 
     let ov = Overview::from_article(&article).map_err(|e| format!("Malformed headers: {e}"))?;

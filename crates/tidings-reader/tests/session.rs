@@ -98,12 +98,17 @@ async fn post_then_article_is_byte_exact_and_injected() {
     let s = server(Options::default());
     let mut c = greeted(&s).await;
     let body = binary_body();
-    let art = article(
-        "misc.test",
-        "Binary \u{e9}",
-        "Xref: bogus misc.test:99\r\n",
-        &body,
-    );
+    // Xref is the server's to set: refused, as INN does.
+    let r = c
+        .post(&article(
+            "misc.test",
+            "x",
+            "Xref: bogus misc.test:99\r\n",
+            b"b\r\n",
+        ))
+        .await;
+    assert!(r.starts_with("441") && r.contains("Xref"), "{r}");
+    let art = article("misc.test", "Binary \u{e9}", "", &body);
     let r = c.post(&art).await;
     assert!(r.starts_with("240"), "{r}");
     let id = r.split_whitespace().last().unwrap().to_owned();
@@ -130,7 +135,6 @@ async fn post_then_article_is_byte_exact_and_injected() {
         "{head}"
     );
     assert!(head.contains("Xref: news.test misc.test:1"), "{head}");
-    assert!(!head.contains("bogus"), "{head}");
     // Same Message-ID again: refused.
     let again = article(
         "misc.test",
@@ -160,6 +164,23 @@ async fn post_refusals() {
         (
             article("no.such.group", "x", "", b"b\r\n"),
             "Unknown newsgroup",
+        ),
+        (
+            article("no.such.group,other.unknown", "x", "", b"b\r\n"),
+            "No valid newsgroups",
+        ),
+        (
+            article(
+                "misc.test",
+                "x",
+                "Date: Tue, 01 Dec 2099 00:00:00 +0000\r\n",
+                b"b\r\n",
+            ),
+            "in the future",
+        ),
+        (
+            article("misc.test", "x", "Approved: me@example.org\r\n", b"b\r\n"),
+            "approve",
         ),
         (article("local.ro", "x", "", b"b\r\n"), "read-only"),
         (
@@ -203,8 +224,19 @@ async fn moderated_post_goes_to_queue() {
     assert!(files[0].extension().unwrap() == "msg");
     let q = std::fs::read(&files[0]).unwrap();
     assert!(q.ends_with(b"\r\n\r\nhello\r\n"));
+    // Message-ID and Date added, not injected yet (RFC 5537 §3.5): the moderator's approved
+    // copy is injected when posted.
+    let qs = String::from_utf8_lossy(&q).into_owned();
+    assert!(
+        qs.contains("\r\nMessage-ID: <") && qs.contains("\r\nDate: "),
+        "{qs}"
+    );
+    assert!(
+        !qs.contains("Injection-") && !qs.contains("Path:") && !qs.contains(".POSTED"),
+        "{qs}"
+    );
     assert!(c.cmd("GROUP mod.test").await.starts_with("211 0"));
-    // With Approved it is published.
+    // Approved from a client that may not approve: refused.
     let r = c
         .post(&article(
             "mod.test",
@@ -213,8 +245,37 @@ async fn moderated_post_goes_to_queue() {
             b"hi\r\n",
         ))
         .await;
+    assert!(r.starts_with("441") && r.contains("approve"), "{r}");
+    // The moderator (a rule with approve = true) posts the queued copy with Approved: the
+    // copy is injected and published.
+    let mut m = rule(&[], &[], "*", "*");
+    m.approve = true;
+    let s = server(Options {
+        config: ReaderConfig {
+            access: vec![m],
+            ..ReaderConfig::default()
+        },
+        ..Options::default()
+    });
+    let mut c = greeted(&s).await;
+    let mut approved = b"Approved: mod@example.org\r\n".to_vec();
+    approved.extend_from_slice(&q);
+    let r = c.post(&approved).await;
     assert!(r.starts_with("240") && !r.contains("moderation"), "{r}");
     assert!(c.cmd("GROUP mod.test").await.starts_with("211 1"));
+    let r = c.cmd("HEAD 1").await;
+    assert!(r.starts_with("221"), "{r}");
+    let head = String::from_utf8_lossy(&c.block().await).into_owned();
+    assert!(
+        head.contains("Injection-Info: ") && head.contains(".POSTED"),
+        "{head}"
+    );
+    // A crosspost to a group not carried here is filed in the carried one.
+    let r = c
+        .post(&article("misc.test,not.here", "cross", "", b"x\r\n"))
+        .await;
+    assert!(r.starts_with("240"), "{r}");
+    assert!(c.cmd("GROUP misc.test").await.starts_with("211 1"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
