@@ -26,6 +26,9 @@ struct Behaviour {
     defer_once: HashSet<String>,
     /// ids rejected: 437 (IHAVE) / 439 (TAKETHIS)
     reject: HashSet<String>,
+    /// ids answered 501 every time (CHECK, IHAVE, and TAKETHIS after reading the article),
+    /// as a peer whose parser dislikes them would
+    syntax_error: HashSet<String>,
 }
 
 #[derive(Default)]
@@ -145,6 +148,13 @@ impl Peer {
                 "MODE" => "203 Streaming permitted".to_owned(),
                 "AUTHINFO" if line.contains("USER") => "381 more".to_owned(),
                 "AUTHINFO" => "281 ok".to_owned(),
+                "CHECK" | "IHAVE" if self.behaviour.syntax_error.contains(&arg) => {
+                    "501 bad message-id".to_owned()
+                }
+                "TAKETHIS" if self.behaviour.syntax_error.contains(&arg) => {
+                    Self::read_block(&mut s, &mut buf).await?;
+                    "501 bad message-id".to_owned()
+                }
                 "CHECK" if self.has(&arg) => format!("438 {arg}"),
                 "CHECK" if self.defer_now(&arg) => format!("431 {arg}"),
                 "CHECK" => format!("238 {arg}"),
@@ -379,6 +389,7 @@ async fn ihave_fallback_defer_and_reject() {
         refuse_streaming: true,
         defer_once: [arts[1].0.clone()].into(),
         reject: [arts[2].0.clone()].into(),
+        ..Behaviour::default()
     });
     fake.serve(l, None);
     let peers = [peer("peer-i", &addr)];
@@ -429,6 +440,55 @@ async fn streaming_431_retried_and_439_dropped() {
     let delivered: Vec<String> = ids.iter().filter(|i| **i != ids[5]).cloned().collect();
     assert_delivered(&node, &fake, &delivered);
     assert_eq!((c.accepted, c.rejected, c.deferred), (19, 1, 2));
+}
+
+/// A peer that answers 501 to one message-id (every time): that entry is finished as
+/// rejected and the rest of the backlog is delivered, by streaming (CHECK, and TAKETHIS once
+/// in TAKETHIS-only mode) and by IHAVE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_article_501_is_rejected_and_the_backlog_flows() {
+    let arts: Vec<_> = (0..150)
+        .map(|i| article(i, "misc.test", "x!not-for-mail"))
+        .collect();
+    // one refused while CHECK is used, one once the feeder streams TAKETHIS only
+    let bad = [arts[2].0.clone(), arts[140].0.clone()];
+    let mut peers = Vec::new();
+    let mut fakes = Vec::new();
+    for (name, refuse_streaming) in [("peer-501s", false), ("peer-501i", true)] {
+        let (l, addr) = listener().await;
+        let fake = Peer::new(Behaviour {
+            refuse_streaming,
+            syntax_error: bad.iter().cloned().collect(),
+            ..Behaviour::default()
+        });
+        fake.serve(l, None);
+        let mut p = peer(name, &addr);
+        p.window = 8;
+        p.connections = 1;
+        peers.push(p);
+        fakes.push(fake);
+    }
+    let node = Node::new(&peers);
+    let feeders = node.start(&peers);
+    let ids = node.post(&arts);
+    for p in &peers {
+        wait_until(&p.name, || queue_empty(&node, &p.name)).await;
+    }
+    let counters = feeders.counters();
+    feeders.stop(Duration::from_secs(5)).await;
+    let delivered: Vec<String> = ids.iter().filter(|i| !bad.contains(i)).cloned().collect();
+    for (fake, p) in fakes.iter().zip(&peers) {
+        assert_delivered(&node, fake, &delivered);
+        let name = &p.name;
+        let c = counters.iter().find(|(n, _)| n == name).unwrap().1.counts;
+        assert_eq!((c.accepted, c.rejected, c.deferred), (148, 2, 0), "{name}");
+    }
+    let seen = fakes[0].seen.lock().unwrap();
+    assert!(seen.commands.contains(&format!("CHECK {}", bad[0])));
+    assert!(
+        seen.commands.contains(&format!("TAKETHIS {}", bad[1])),
+        "the second one was streamed without CHECK"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -556,17 +556,33 @@ fn settle(
             push_sample(sample, false);
             ctx.dispatch.defer(e.clone());
         }
-        other => {
-            // 400, 480, 500, 502 ...: the connection is no good (400: the peer is going
-            // down). The entry stays in flight, so it is given back when the connection ends
-            // and offered first on the next one, after the reconnect back-off.
-            in_flight.push(e.clone());
-            add(&c.deferred, 1);
-            return Err(ConnError::Unexpected(format!(
-                "reply {other} for {}",
-                e.message_id
-            )));
+        500 | 502 | 503 => return Err(connection_level(ctx, in_flight, e, code)),
+        code @ 501..=599 => {
+            // A 5xx answer about this one article (501: the peer does not like its
+            // message-id, ...): it would get the same answer every time, so it is finished
+            // as rejected rather than offered first again forever.
+            tracing::warn!(peer = %ctx.cfg.name, id = %e.message_id, code,
+                "the peer answered a permanent error for this article; not offered again");
+            add(&c.rejected, 1);
+            push_sample(sample, false);
+            ctx.dispatch.finish(e.seq);
         }
+        other => return Err(connection_level(ctx, in_flight, e, other)),
     }
     Ok(())
+}
+
+/// A reply that says the connection is no good: 400 (the peer is going down), 480, 500
+/// (command not understood), 502 (not permitted), 503, or anything unexpected. The entry
+/// stays in flight, so it is given back when the connection ends and offered first on the
+/// next one, after the reconnect back-off.
+fn connection_level(
+    ctx: &Ctx,
+    in_flight: &mut Vec<QueueEntry>,
+    e: &QueueEntry,
+    code: u16,
+) -> ConnError {
+    in_flight.push(e.clone());
+    add(&ctx.counters.counts.deferred, 1);
+    ConnError::Unexpected(format!("reply {code} for {}", e.message_id))
 }

@@ -9,9 +9,11 @@
 //!   cancelled or expired meanwhile, and offer them with MODE STREAM (CHECK, then TAKETHIS for
 //!   the wanted ones, `window` commands per round; TAKETHIS without CHECK while more than 95 %
 //!   of the last 100 are accepted, back to CHECK below 90 %) or IHAVE when streaming is off or
-//!   refused. 235/239 and 435/437/438/439 remove the entry (counted); 431/436 defer it for
-//!   `retry_after`; any other reply or a broken connection offers the unanswered entries
-//!   again after a reconnect with exponential back-off and jitter. Removals are batched and
+//!   refused. 235/239 and 435/437/438/439 remove the entry (counted), and so does a 5xx
+//!   about the article (501, ...; counted as rejected, logged); 431/436 defer it for
+//!   `retry_after`; any other reply (400, 480, 500, 502, 503, ...) or a broken connection
+//!   offers the unanswered entries again after a reconnect with exponential back-off and
+//!   jitter. Removals are batched and
 //!   committed every `flush_interval`, so after a crash a few delivered articles may be
 //!   offered again (the peer answers 435/438).
 
