@@ -787,14 +787,46 @@ pub fn capability_lines(st: &CapabilityState<'_>) -> Vec<String> {
 }
 
 /// HELP text lines (without the 100 line and terminator): the synopsis and
-/// description of each command whose role is active in `st`.
+/// description of each command whose role is active in `st` and that
+/// [`capability_lines`] advertises for `st`.
 #[must_use]
 pub fn help_lines(st: &CapabilityState<'_>) -> Vec<String> {
-    let mut out = Vec::new();
-    for s in COMMANDS.iter().filter(|s| role_active(s.role, st)) {
-        out.push(format!("  {:<44} {}", s.synopsis, s.help));
+    help_lines_for(&capability_lines(st), st)
+}
+
+/// HELP text lines for the commands a client can use now: a command is listed
+/// when its role is active in `st` and the capability that advertises it is
+/// among `advertised` (the CAPABILITIES lines the server sends, after any
+/// filtering of its own); commands without a capability are always listed.
+#[must_use]
+pub fn help_lines_for(advertised: &[String], st: &CapabilityState<'_>) -> Vec<String> {
+    COMMANDS
+        .iter()
+        .filter(|s| role_active(s.role, st) && listed(s, advertised))
+        .map(|s| format!("  {:<44} {}", s.synopsis, s.help))
+        .collect()
+}
+
+/// Whether `advertised` (capability lines) covers the command of `s`.
+fn listed(s: &CommandSpec, advertised: &[String]) -> bool {
+    let line = |label: &str| {
+        advertised
+            .iter()
+            .find(|l| l.split(' ').next() == Some(label))
+    };
+    let has_word =
+        |label: &str, word: &str| line(label).is_some_and(|l| l.split(' ').any(|w| w == word));
+    match s.capability {
+        None => true,
+        Some("LIST") => s
+            .name
+            .split_once(' ')
+            .is_some_and(|(_, keyword)| has_word("LIST", keyword)),
+        Some("MODE-READER") => line("MODE-READER").is_some() || line("READER").is_some(),
+        Some("AUTHINFO") => has_word("AUTHINFO", "USER"),
+        Some("SASL") => has_word("AUTHINFO", "SASL"),
+        Some(label) => line(label).is_some(),
     }
-    out
 }
 
 #[cfg(test)]

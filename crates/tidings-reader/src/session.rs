@@ -287,6 +287,14 @@ impl Session {
         self.grant.as_ref().is_some_and(Grant::may_post_somewhere)
     }
 
+    /// What the greeting and MODE READER say about posting (200 or 201): whether the client
+    /// may post now or, when no rule admits it yet, after AUTHINFO.
+    fn posting_advertised(&self) -> bool {
+        self.may_post_now()
+            || (self.grant.is_none()
+                && config::may_post_after_auth(&self.svc.config, self.peer.ip()))
+    }
+
     fn is_tls(&self) -> bool {
         self.stream.as_ref().is_some_and(Stream::is_tls)
     }
@@ -321,8 +329,7 @@ impl Session {
                 }
             }
         }
-        let posting = self.may_post_now()
-            || (self.grant.is_none() && config::may_post_after_auth(&self.svc.config, ip));
+        let posting = self.posting_advertised();
         let text = format!(
             "{} Tidings NNTP server {} ready ({})",
             self.svc.pathhost,
@@ -508,6 +515,11 @@ impl Session {
                 self.lines = LineDecoder::new(self.svc.config.max_line);
                 self.pending_user = None;
                 self.sasl = false;
+                // RFC 4642 §2.2.2: what the client said before the handshake is forgotten,
+                // the selected group and current article included.
+                self.group = None;
+                self.current = None;
+                self.suggested_id = None;
                 Ok(())
             }
             Err(e) => {
@@ -635,7 +647,7 @@ impl Session {
         match cmd {
             Command::Capabilities(_) => self.capabilities(),
             Command::ModeReader => {
-                if self.may_post_now() {
+                if self.posting_advertised() {
                     self.status(ReplyCode::POSTING_ALLOWED, "Posting allowed");
                 } else {
                     self.status(ReplyCode::POSTING_PROHIBITED, "Posting prohibited");
@@ -668,8 +680,9 @@ impl Session {
                 );
             }
             Command::Help => {
-                let st = self.cap_state(&[]);
-                let lines = table::help_lines(&st);
+                let mechs = self.sasl_mechanisms();
+                let st = self.cap_state(mechs);
+                let lines = table::help_lines_for(&self.capability_lines(&st), &st);
                 write_lines(
                     &mut self.wbuf,
                     ReplyCode::HELP_FOLLOWS,
@@ -743,15 +756,30 @@ impl Session {
         }
     }
 
-    fn capabilities(&mut self) {
-        let mechs: &[&str] = if self.user.is_none() && self.auth_allowed_now() {
+    fn sasl_mechanisms(&self) -> &'static [&'static str] {
+        if self.user.is_none() && self.auth_allowed_now() {
             &["PLAIN"]
         } else {
             &[]
-        };
+        }
+    }
+
+    fn capabilities(&mut self) {
         let implementation = format!("Tidings {}", env!("CARGO_PKG_VERSION"));
-        let mut st = self.cap_state(mechs);
+        let mut st = self.cap_state(self.sasl_mechanisms());
         st.implementation = Some(&implementation);
+        let lines = self.capability_lines(&st);
+        write_lines(
+            &mut self.wbuf,
+            ReplyCode::CAPABILITIES_FOLLOW,
+            "Capability list follows",
+            lines,
+        );
+    }
+
+    /// The capability lines for `st`, without what this session cannot use (NEWNEWS when
+    /// the access rule forbids it, LIST keywords whose data is not configured).
+    fn capability_lines(&self, st: &CapabilityState<'_>) -> Vec<String> {
         let newnews = self.grant.as_ref().is_none_or(|g| g.newnews);
         let cfg = &self.svc.config;
         let unconfigured: Vec<&str> = [
@@ -764,7 +792,7 @@ impl Session {
         .into_iter()
         .filter_map(|(k, off)| off.then_some(k))
         .collect();
-        let lines: Vec<String> = table::capability_lines(&st)
+        table::capability_lines(st)
             .into_iter()
             .filter(|l| newnews || l != "NEWNEWS")
             .map(|l| {
@@ -778,13 +806,7 @@ impl Session {
                     l
                 }
             })
-            .collect();
-        write_lines(
-            &mut self.wbuf,
-            ReplyCode::CAPABILITIES_FOLLOW,
-            "Capability list follows",
-            lines,
-        );
+            .collect()
     }
 
     // ----- groups and articles -----
@@ -1189,7 +1211,18 @@ impl Session {
                         None if field_owned.starts_with(':') => Vec::new(),
                         None => match s.read(token, Part::Head) {
                             Ok(head) => header_value(&head, &field_owned),
-                            Err(_) => continue,
+                            // Expired since the overview was read, or corrupt (never
+                            // served): not listed, as ARTICLE would not find it either.
+                            Err(
+                                tidings_store::Error::Corrupt { .. }
+                                | tidings_store::Error::Quarantined { .. },
+                            ) => continue,
+                            Err(tidings_store::Error::Io(e))
+                                if e.kind() == std::io::ErrorKind::NotFound =>
+                            {
+                                continue;
+                            }
+                            Err(e) => return Err(e),
                         },
                     };
                     if let Some(w) = &pattern
@@ -1204,8 +1237,10 @@ impl Session {
                 }
                 Ok::<_, tidings_store::Error>(lines)
             })
-            .await
-            .unwrap_or_default();
+            .await;
+        let Ok(lines) = lines else {
+            return self.fail(INTERNAL);
+        };
         let (code, text) = match kind {
             HdrKind::Hdr => (ReplyCode::HDR_FOLLOWS, "Headers follow"),
             HdrKind::XHdr => (ReplyCode::HEAD_FOLLOWS, "Header follows"),

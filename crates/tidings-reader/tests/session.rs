@@ -510,7 +510,19 @@ async fn starttls_then_auth() {
     });
     seed(&s);
     let mut c = s.connect_as(remote(), tls_listener(true)).await;
-    c.line().await;
+    // Posting possible after AUTHINFO: the greeting and MODE READER both say 200.
+    assert!(c.line().await.starts_with("200"));
+    assert!(c.cmd("MODE READER").await.starts_with("200"));
+    // HELP lists what CAPABILITIES advertises: STARTTLS, but no AUTHINFO before TLS, no POST
+    // before login, no LIST MOTD when there is no motd.
+    c.send(b"HELP\r\n").await;
+    assert!(c.line().await.starts_with("100"));
+    let help = c.lines().await.join("\n");
+    assert!(help.contains("  STARTTLS"), "{help}");
+    assert!(help.contains("  ARTICLE"), "{help}");
+    for absent in ["  AUTHINFO", "  POST", "  LIST MOTD", "  IHAVE"] {
+        assert!(!help.contains(absent), "{absent} in {help}");
+    }
     c.send(b"CAPABILITIES\r\n").await;
     c.line().await;
     let caps = c.lines().await;
@@ -534,6 +546,14 @@ async fn starttls_then_auth() {
     assert!(!caps.contains(&"STARTTLS".to_owned()), "{caps:?}");
     assert!(caps.contains(&"AUTHINFO USER SASL".to_owned()), "{caps:?}");
     assert!(c.cmd("STARTTLS").await.starts_with("502"));
+    c.send(b"HELP\r\n").await;
+    assert!(c.line().await.starts_with("100"));
+    let help = c.lines().await.join("\n");
+    assert!(
+        help.contains("  AUTHINFO USER") && help.contains("  AUTHINFO SASL"),
+        "{help}"
+    );
+    assert!(!help.contains("  STARTTLS"), "{help}");
     assert!(c.cmd("AUTHINFO PASS secret").await.starts_with("482"));
     assert!(c.cmd("AUTHINFO USER alice").await.starts_with("381"));
     assert!(c.cmd("AUTHINFO PASS secret").await.starts_with("281"));
@@ -546,6 +566,29 @@ async fn starttls_then_auth() {
     assert!(c.cmd("BODY <a2@test>").await.starts_with("222"));
     assert_eq!(c.block().await, b".body line 2\r\n");
     assert!(c.cmd("QUIT").await.starts_with("205"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_forgets_the_selected_group() {
+    let s = server(Options {
+        tls: true,
+        ..Options::default()
+    });
+    seed(&s);
+    let mut c = s
+        .connect_as("127.0.0.1:5555".parse().unwrap(), tls_listener(true))
+        .await;
+    assert!(c.line().await.starts_with("200"));
+    assert!(c.cmd("GROUP misc.test").await.starts_with("211"));
+    assert!(c.cmd("STAT").await.starts_with("223 1 "));
+    assert!(c.cmd("STARTTLS").await.starts_with("382"));
+    c.buf.clear();
+    c.starttls(&s.connector()).await;
+    // RFC 4642 §2.2.2: no group selected, no current article.
+    assert!(c.cmd("STAT").await.starts_with("412"));
+    assert!(c.cmd("NEXT").await.starts_with("412"));
+    assert!(c.cmd("GROUP misc.test").await.starts_with("211"));
+    assert!(c.cmd("STAT").await.starts_with("223 1 "));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
