@@ -67,7 +67,8 @@ pub struct PeerConfig {
     /// Outbound: connections fed in parallel. Default 2.
     #[serde(default = "default_connections")]
     pub connections: usize,
-    /// Outbound: commands in flight per connection (CHECK/TAKETHIS window). Default 64.
+    /// Outbound: commands in flight per connection (CHECK/TAKETHIS window). Default 64, at
+    /// most [`MAX_WINDOW`].
     #[serde(default = "default_window")]
     pub window: usize,
     /// Outbound: hold articles this long before offering them (cancels can overtake them).
@@ -84,6 +85,12 @@ pub struct PeerConfig {
     #[serde(default = "default_true")]
     pub streaming: bool,
 }
+
+/// Largest `window`. A round writes all its CHECK (or TAKETHIS) commands before it reads a
+/// reply, so the replies of a whole window must fit in the socket buffers between the two
+/// sides, or both block writing (a Tidings peer also stops reading at 4096 unanswered
+/// commands). 1024 replies are about 64 KB.
+pub const MAX_WINDOW: usize = 1024;
 
 fn default_connections() -> usize {
     2
@@ -171,8 +178,14 @@ impl PeerConfig {
         if !(1..=64).contains(&self.connections) {
             out.push(("connections".to_owned(), "must be 1..=64".to_owned()));
         }
-        if !(1..=100_000).contains(&self.window) {
-            out.push(("window".to_owned(), "must be 1..=100000".to_owned()));
+        if !(1..=MAX_WINDOW).contains(&self.window) {
+            out.push((
+                "window".to_owned(),
+                format!(
+                    "must be 1..={MAX_WINDOW} (a round writes all its commands before reading \
+                     replies; larger windows can block both sides)"
+                ),
+            ));
         }
         if self.addr.is_some()
             && self.transport != PeerTransport::Tcp
@@ -412,6 +425,19 @@ mod tests {
         let p = peer("name = \"a!b\"\ngroups = \"[\"\naddr = \"nohost\"\npassword = \"p\"\n");
         let keys: Vec<String> = p.problems().into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["name", "groups", "addr", "password"]);
+    }
+
+    #[test]
+    fn window_is_capped() {
+        let at_max = peer(&format!("name = \"a\"\nwindow = {MAX_WINDOW}\n"));
+        assert!(at_max.problems().is_empty(), "{:?}", at_max.problems());
+        for w in [0, MAX_WINDOW + 1, 100_000] {
+            let p = peer(&format!("name = \"a\"\nwindow = {w}\n"));
+            let problems = p.problems();
+            assert_eq!(problems.len(), 1, "{w}: {problems:?}");
+            assert_eq!(problems[0].0, "window");
+            assert!(problems[0].1.contains("1..=1024"), "{}", problems[0].1);
+        }
     }
 
     #[test]

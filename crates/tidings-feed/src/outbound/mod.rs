@@ -55,7 +55,7 @@ pub struct FeederConfig {
     pub password: Option<String>,
     /// Parallel connections (>= 1).
     pub connections: usize,
-    /// Commands per round in streaming mode (>= 1).
+    /// Commands per round in streaming mode (1..=[`crate::peers::MAX_WINDOW`]).
     pub window: usize,
     /// Hold articles this long after they were queued.
     pub delay_secs: u64,
@@ -108,7 +108,7 @@ impl FeederConfig {
             user: p.user.clone(),
             password: p.password.clone(),
             connections: p.connections.max(1),
-            window: p.window.max(1),
+            window: p.window.clamp(1, crate::peers::MAX_WINDOW),
             delay_secs: p.delay_secs,
             streaming: p.streaming,
             retry_after: Duration::from_secs(30),
