@@ -78,15 +78,34 @@ struct Conn {
     io_timeout: Duration,
 }
 
-impl Conn {
-    async fn write(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
-        tokio::time::timeout(self.io_timeout, async {
-            self.stream.write_all(bytes).await?;
-            self.stream.flush().await
-        })
+/// Writes all of `bytes` and flushes; fails with [`ConnError::Timeout`] only when `idle`
+/// passes without any progress. A whole TAKETHIS window (up to `window` articles of any
+/// size) may take far longer than `idle` on a slow link, and a timeout on the whole write
+/// would resend the same batch forever.
+async fn write_all_progress<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    mut bytes: &[u8],
+    idle: Duration,
+) -> Result<(), ConnError> {
+    // Each round writes at least one byte, so this ends after at most `bytes.len()` rounds.
+    while !bytes.is_empty() {
+        let n = tokio::time::timeout(idle, w.write(bytes))
+            .await
+            .map_err(|_| ConnError::Timeout)??;
+        if n == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
+        }
+        bytes = bytes.get(n..).unwrap_or_default();
+    }
+    tokio::time::timeout(idle, w.flush())
         .await
         .map_err(|_| ConnError::Timeout)??;
-        Ok(())
+    Ok(())
+}
+
+impl Conn {
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
+        write_all_progress(&mut self.stream, bytes, self.io_timeout).await
     }
 
     /// Reads the next response (for a command recorded with `dec.sent`, or the greeting).
@@ -585,4 +604,44 @@ fn connection_level(
     in_flight.push(e.clone());
     add(&ctx.counters.counts.deferred, 1);
     ConnError::Unexpected(format!("reply {code} for {}", e.message_id))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A slow reader: the whole write takes several times the idle timeout, but it keeps
+    /// moving, so it succeeds; a reader that stops reading makes it time out.
+    #[tokio::test]
+    async fn write_timeout_bounds_the_time_without_progress() {
+        let idle = Duration::from_millis(150);
+        let data = vec![b'x'; 64 * 1024];
+        let (mut w, mut r) = tokio::io::duplex(1024);
+        let reader = tokio::spawn(async move {
+            let mut got = 0usize;
+            let mut buf = [0u8; 1024];
+            while got < 64 * 1024 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                match r.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got += n,
+                }
+            }
+            (got, r)
+        });
+        let start = std::time::Instant::now();
+        let res = write_all_progress(&mut w, &data, idle).await;
+        assert!(res.is_ok(), "{res:?}");
+        assert!(
+            start.elapsed() > idle * 2,
+            "not slow enough to test anything"
+        );
+        let (got, _r) = reader.await.unwrap();
+        assert_eq!(got, data.len());
+
+        let (mut w, _r) = tokio::io::duplex(1024);
+        let res = write_all_progress(&mut w, &data, idle).await;
+        assert!(matches!(res, Err(ConnError::Timeout)), "{res:?}");
+    }
 }

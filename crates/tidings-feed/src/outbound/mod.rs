@@ -69,7 +69,7 @@ pub struct FeederConfig {
     pub backoff_max: Duration,
     /// Queue poll interval (besides the wake-up when articles are queued).
     pub poll: Duration,
-    /// Connect, handshake and reply timeout.
+    /// Connect, handshake and reply timeout; for writes, the longest time without progress.
     pub io_timeout: Duration,
     /// Polls without work before an idle connection is closed.
     pub idle_polls: u32,
