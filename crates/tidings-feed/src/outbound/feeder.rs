@@ -477,10 +477,9 @@ async fn session(ctx: &Ctx, in_flight: &mut Vec<QueueEntry>) -> Result<(), ConnE
                 for it in &items {
                     let r = conn.response().await?;
                     match r.code.0 {
-                        238 => {
-                            push_sample(&mut sample, true);
-                            wanted.push(it);
-                        }
+                        // sampled once, by the TAKETHIS answer: an accepted article must
+                        // count once, as a refused one does
+                        238 => wanted.push(it),
                         code => settle(ctx, in_flight, &it.entry, code, 0, &mut sample)?,
                     }
                 }
