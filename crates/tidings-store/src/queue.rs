@@ -84,6 +84,26 @@ pub struct QueueEntry {
     pub message_id: String,
 }
 
+/// What [`Store::queue_scan`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueScan {
+    /// The entries, in order.
+    pub entries: Vec<QueueEntry>,
+    /// Seqs of entries among them that could not be decoded (skipped; the caller removes
+    /// them with [`Store::queue_remove`] and reports them).
+    pub undecodable: Vec<u64>,
+}
+
+/// What removing an entry found.
+pub(crate) enum Removed {
+    /// No entry with that seq.
+    Absent,
+    /// The entry, decoded.
+    Entry(QueueEntry),
+    /// An entry that could not be decoded (removed all the same).
+    Undecodable,
+}
+
 /// The queue tables of one write transaction, with the per-peer state cached.
 pub(crate) struct QueueTx<'t> {
     q: Table<'t, (&'static str, u64), &'static [u8]>,
@@ -139,16 +159,17 @@ impl<'t> QueueTx<'t> {
         Ok(seq)
     }
 
-    /// Removes an entry; returns it when it was there.
-    pub(crate) fn remove(&mut self, peer: &str, seq: u64) -> Result<Option<QueueEntry>> {
+    /// Removes an entry; returns it when it was there. An entry that cannot be decoded is
+    /// removed too (else it could never leave the queue).
+    pub(crate) fn remove(&mut self, peer: &str, seq: u64) -> Result<Removed> {
         let Some(old) = self.q.remove((peer, seq))? else {
-            return Ok(None);
+            return Ok(Removed::Absent);
         };
-        let e = entry(seq, old.value())?;
+        let e = entry(seq, old.value()).ok();
         drop(old);
         let st = self.st(peer)?;
         st.1 = st.1.saturating_sub(1);
-        Ok(Some(e))
+        Ok(e.map_or(Removed::Undecodable, Removed::Entry))
     }
 
     /// Writes the cached per-peer state back.
@@ -186,24 +207,36 @@ impl Store {
         Ok(out)
     }
 
-    /// Up to `max` entries of `peer`'s queue with `seq > after_seq`, in order.
+    /// Up to `max` entries of `peer`'s queue with `seq > after_seq`, in order. Entries that
+    /// cannot be decoded are skipped (see [`Store::queue_scan`] to learn about them).
     pub fn queue_peek(&self, peer: &str, after_seq: u64, max: usize) -> Result<Vec<QueueEntry>> {
+        Ok(self.queue_scan(peer, after_seq, max)?.entries)
+    }
+
+    /// Up to `max` decodable entries of `peer`'s queue with `seq > after_seq`, in order, and
+    /// the seqs of the undecodable entries met on the way. An undecodable entry must not
+    /// stop the queue: failing the whole read would fail it at the same place every time.
+    pub fn queue_scan(&self, peer: &str, after_seq: u64, max: usize) -> Result<QueueScan> {
         let txn = self.db.begin_read()?;
         let t = match txn.open_table(QUEUE) {
             Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(QueueScan::default()),
             Err(e) => return Err(e.into()),
         };
-        let mut out = Vec::new();
+        let mut out = QueueScan::default();
         let Some(start) = after_seq.checked_add(1) else {
             return Ok(out);
         };
         for item in t.range((peer, start)..=(peer, u64::MAX))? {
-            if out.len() >= max {
+            if out.entries.len() >= max {
                 break;
             }
             let (k, v) = item?;
-            out.push(entry(k.value().1, v.value())?);
+            let seq = k.value().1;
+            match entry(seq, v.value()) {
+                Ok(e) => out.entries.push(e),
+                Err(_) => out.undecodable.push(seq),
+            }
         }
         Ok(out)
     }
@@ -217,7 +250,7 @@ impl Store {
         self.queue_write(|q| {
             let mut n = 0;
             for &s in seqs {
-                if q.remove(peer, s)?.is_some() {
+                if !matches!(q.remove(peer, s)?, Removed::Absent) {
                     n += 1;
                 }
             }
@@ -226,7 +259,8 @@ impl Store {
     }
 
     /// Moves entries to the end of the queue (retry later, after what is queued now), keeping
-    /// their relative order. Returns the new seqs of the entries that were still there.
+    /// their relative order. Returns the new seqs of the entries that were still there (an
+    /// undecodable entry is removed, not moved).
     pub fn queue_requeue(&self, peer: &str, seqs: &[u64]) -> Result<Vec<u64>> {
         if seqs.is_empty() {
             return Ok(Vec::new());
@@ -234,7 +268,7 @@ impl Store {
         self.queue_write(|q| {
             let mut out = Vec::new();
             for &s in seqs {
-                if let Some(e) = q.remove(peer, s)? {
+                if let Removed::Entry(e) = q.remove(peer, s)? {
                     out.push(q.push(peer, e.token, e.queued_at, &e.message_id)?);
                 }
             }
@@ -278,5 +312,51 @@ impl Store {
             out.push((k.value().to_string(), v.value().1));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::Config;
+
+    /// An entry that cannot be decoded is skipped and reported by the scan (not an error at
+    /// the same cursor every time), and removing it works and keeps the count right.
+    #[test]
+    fn undecodable_entries_are_skipped_reported_and_removable() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), Config::default()).unwrap();
+        let tok = Token::from_bytes(&[0; 20]);
+        let items: Vec<(Token, i64, &str)> = vec![(tok, 1, "<a@x>"), (tok, 2, "<b@x>")];
+        assert_eq!(s.queue_append("p", &items).unwrap(), [1, 2]);
+        // Corrupt entry 1 in place.
+        let txn = s.db.begin_write().unwrap();
+        {
+            let mut q = txn.open_table(QUEUE).unwrap();
+            q.insert(("p", 1), &[IDX_VERSION, 0xff, 0xff][..]).unwrap();
+        }
+        txn.commit().unwrap();
+        let scan = s.queue_scan("p", 0, 1).unwrap();
+        assert_eq!(scan.undecodable, [1]);
+        let ids: Vec<&str> = scan.entries.iter().map(|e| e.message_id.as_str()).collect();
+        assert_eq!(ids, ["<b@x>"]);
+        assert_eq!(s.queue_peek("p", 0, 10).unwrap().len(), 1);
+        assert_eq!(s.queue_len("p").unwrap(), 2);
+        assert_eq!(s.queue_remove("p", &[1]).unwrap(), 1);
+        assert_eq!(s.queue_len("p").unwrap(), 1);
+        assert_eq!(
+            s.queue_scan("p", 0, 10).unwrap().undecodable,
+            Vec::<u64>::new()
+        );
+        // Requeueing an undecodable entry drops it.
+        let txn = s.db.begin_write().unwrap();
+        {
+            let mut q = txn.open_table(QUEUE).unwrap();
+            q.insert(("p", 2), &[][..]).unwrap();
+        }
+        txn.commit().unwrap();
+        assert_eq!(s.queue_requeue("p", &[2]).unwrap(), Vec::<u64>::new());
+        assert_eq!(s.queue_len("p").unwrap(), 0);
     }
 }

@@ -76,10 +76,18 @@ impl Dispatch {
         }
         while out.len() < max {
             if st.ready.is_empty() {
-                let got = self.store.queue_peek(&self.peer, st.cursor, FETCH)?;
-                let Some(last) = got.last() else { break };
-                st.cursor = last.seq;
-                st.ready.extend(got);
+                let got = self.store.queue_scan(&self.peer, st.cursor, FETCH)?;
+                for &seq in &got.undecodable {
+                    // it can never be sent: removed with the finished entries
+                    tracing::warn!(peer = %self.peer, seq, "dropping an undecodable queue entry");
+                    st.done.push(seq);
+                }
+                let last = got.entries.last().map(|e| e.seq);
+                let Some(last) = last.max(got.undecodable.last().copied()) else {
+                    break;
+                };
+                st.cursor = last;
+                st.ready.extend(got.entries);
             }
             match st.ready.front() {
                 Some(e) if e.queued_at.saturating_add(self.delay) <= now_unix => {
