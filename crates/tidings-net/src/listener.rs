@@ -85,11 +85,32 @@ pub struct ListenerConfig {
 }
 
 impl ListenerConfig {
-    /// Binds the port. An IPv6 wildcard address (`[::]`) may or may not also accept IPv4,
-    /// depending on the system's `bindv6only` setting; configure both for certainty.
+    /// Binds the port (see [`bind_tcp`]).
     pub async fn bind(&self) -> Result<TcpListener, NetError> {
-        Ok(TcpListener::bind(self.addr).await?)
+        Ok(bind_tcp(self.addr)?)
     }
+}
+
+/// Binds a listening TCP socket. An IPv6 address accepts IPv6 only (`IPV6_V6ONLY`), whatever
+/// the system's `bindv6only` default, so that `0.0.0.0:119` and `[::]:119` can both be
+/// listened on; `SO_REUSEADDR` is set (a restart does not wait for old connections'
+/// TIME_WAIT). Must be called inside a Tokio runtime.
+pub fn bind_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
 }
 
 /// Why a connection was refused.

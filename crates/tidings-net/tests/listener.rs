@@ -410,3 +410,13 @@ async fn read_buf_with_idle_timeout_appends_or_times_out() {
     assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
     assert_eq!(buf, b"oldnew");
 }
+
+#[tokio::test]
+async fn ipv6_listeners_are_ipv6_only() {
+    // So that `0.0.0.0:119` and `[::]:119` can both be bound whatever the system's
+    // bindv6only says. (Checked on loopback: tests bind no wildcard address.)
+    match listener::bind_tcp("[::1]:0".parse().unwrap()) {
+        Ok(v6) => assert!(socket2::SockRef::from(&v6).only_v6().unwrap()),
+        Err(e) => println!("note: no IPv6 loopback here ({e}); skipping"),
+    }
+}

@@ -222,8 +222,7 @@ fn reader_config(cfg: &Config) -> tidings_reader::ReaderConfig {
 }
 
 async fn bind(l: &ListenConfig) -> Result<TcpListener> {
-    TcpListener::bind(l.addr)
-        .await
+    tidings_net::listener::bind_tcp(l.addr)
         .with_context(|| format!("listening on {} ({})", l.addr, l.tls.0))
 }
 
