@@ -36,6 +36,11 @@ pub struct TransitConfig {
     /// How long an offered message-id is held for the connection that offered it, when the
     /// article does not arrive (seconds). Default 30.
     pub in_flight_timeout_secs: u64,
+    /// Most bytes of articles one session has handed to the store and that are not stored
+    /// yet; at the limit the session stops reading from the peer until some are stored (so
+    /// a disk slower than the network does not fill memory). At least `max_article`.
+    /// Default 67108864 (64 MiB).
+    pub max_pending_bytes: usize,
 }
 
 impl Default for TransitConfig {
@@ -46,6 +51,7 @@ impl Default for TransitConfig {
             max_age_days: 10,
             max_future_secs: 86_400,
             in_flight_timeout_secs: 30,
+            max_pending_bytes: 64 << 20,
         }
     }
 }
@@ -60,6 +66,15 @@ impl TransitConfig {
         }
         if self.in_flight_timeout_secs == 0 {
             out.push(("in_flight_timeout_secs".into(), "must be at least 1".into()));
+        }
+        if self.max_pending_bytes < self.max_article {
+            out.push((
+                "max_pending_bytes".into(),
+                format!(
+                    "must be at least max_article ({}): one article must fit",
+                    self.max_article
+                ),
+            ));
         }
         out
     }
@@ -638,6 +653,24 @@ mod tests {
         };
         let o = run(art("p!x", "<1@x>", "alt.nope", &old), "<1@x>", &cfg).unwrap();
         assert_eq!(o.groups, ["junk"]);
+    }
+
+    #[test]
+    fn transit_config_bounds() {
+        let d = TransitConfig::default();
+        assert_eq!(d.max_pending_bytes, 64 << 20);
+        assert!(d.problems().is_empty(), "{:?}", d.problems());
+        let small = TransitConfig {
+            max_pending_bytes: 999_999,
+            ..TransitConfig::default()
+        };
+        let keys: Vec<String> = small.problems().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["max_pending_bytes"]);
+        let equal = TransitConfig {
+            max_pending_bytes: 1_000_000,
+            ..TransitConfig::default()
+        };
+        assert!(equal.problems().is_empty());
     }
 
     /// The in-place edits give what the general editors give.

@@ -254,6 +254,70 @@ async fn takethis_without_check_and_duplicate_takethis() {
     assert_eq!(c.line().await, "238 <t3@x>");
 }
 
+/// With a bound of unstored bytes far below what is pipelined (and below one article), the
+/// session waits for the store instead of reading on, and still takes everything: no
+/// deadlock, every article acknowledged and stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_unstored_bound_still_takes_a_long_stream() {
+    let s = server(TransitConfig {
+        max_pending_bytes: 4096,
+        ..TransitConfig::default()
+    });
+    let mut c = s.connect().await;
+    let mut batch = b"MODE STREAM\r\n".to_vec();
+    let mut ids = Vec::new();
+    for i in 0..300 {
+        let id = format!("<b{i}@x>");
+        // every 50th is larger than the whole bound
+        let size = if i % 50 == 0 { 10_000 } else { 2_000 };
+        let (_, wire) = article(
+            &id,
+            "misc.test",
+            "peer.test!o",
+            &date(0),
+            "z".repeat(size) + "\r\n",
+        );
+        batch.extend_from_slice(format!("TAKETHIS {id}\r\n").as_bytes());
+        batch.extend_from_slice(&wire);
+        ids.push(id);
+    }
+    assert!(batch.len() > 100 * 4096);
+    // Write and read concurrently: the server stops reading while it waits for the store.
+    let (mut rd, mut wr) = tokio::io::split(c.stream);
+    let writer = tokio::spawn(async move {
+        tokio::time::timeout(WAIT, wr.write_all(&batch))
+            .await
+            .unwrap()
+            .unwrap();
+        wr
+    });
+    c.stream = {
+        let mut got = Vec::new();
+        let mut lines = 0;
+        let mut tmp = vec![0u8; 65536];
+        while lines < ids.len() + 1 {
+            let n = tokio::time::timeout(WAIT, rd.read(&mut tmp))
+                .await
+                .expect("replies stopped: deadlock?")
+                .unwrap();
+            assert!(n > 0, "connection closed");
+            got.extend_from_slice(&tmp[..n]);
+            lines = got.iter().filter(|&&b| b == b'\n').count();
+        }
+        let text = String::from_utf8(got).unwrap();
+        let mut it = text.lines();
+        assert!(it.next().unwrap().starts_with("203"));
+        for id in &ids {
+            assert_eq!(it.next().unwrap(), format!("239 {id}"));
+        }
+        rd.unsplit(writer.await.unwrap())
+    };
+    for id in &ids {
+        assert!(s.stored(id).is_some(), "{id}");
+    }
+    assert_eq!(c.cmd("QUIT").await.get(..3), Some("205"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_connections_offering_the_same_id() {
     let s = server(TransitConfig::default());

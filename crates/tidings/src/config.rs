@@ -718,6 +718,20 @@ mod tests {
     }
 
     #[test]
+    fn transit_pending_bytes() {
+        let c = parse("").unwrap();
+        assert_eq!(c.transit.max_pending_bytes, 64 << 20);
+        let c = parse("[transit]\nmax_pending_bytes = 2000000\n").unwrap();
+        assert_eq!(c.transit.max_pending_bytes, 2_000_000);
+        let e = parse("[transit]\nmax_pending_bytes = 4096\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "transit.max_pending_bytes: must be at least max_article (1000000): one article \
+             must fit"
+        );
+    }
+
+    #[test]
     fn cert_needs_key() {
         let e = parse("[tls]\ncert = \"/x\"\n").unwrap_err();
         assert_eq!(e.0[0].path, "tls.key");

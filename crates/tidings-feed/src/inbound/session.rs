@@ -21,7 +21,7 @@ use tidings_proto::{
 use tidings_store::writer::OwnedArticle;
 use tidings_store::{GroupStatus, RefuseReason, StoreOutcome};
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::inflight::InFlightGuard;
 use super::{TransitEnd, TransitServices};
@@ -33,7 +33,8 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Write the gathered replies once they reach this size.
 const FLUSH_AT: usize = 64 * 1024;
 /// Most replies queued but not yet written; the read loop waits beyond this (TCP
-/// backpressure), so memory stays bounded however deep the peer pipelines.
+/// backpressure), so memory stays bounded however deep the peer pipelines. The bytes of the
+/// articles among them are bounded by `[transit] max_pending_bytes` ([`Session::unstored`]).
 const MAX_PENDING: usize = 4096;
 /// How long the last replies may take to write at the end.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -88,6 +89,10 @@ struct Session {
     block: BlockDecoder,
     /// Claims taken by CHECK (238), waiting for their TAKETHIS.
     checked: HashMap<String, InFlightGuard>,
+    /// One permit per byte of the articles handed to the writer and not stored yet (up to
+    /// `[transit] max_pending_bytes`): taken before a submit, given back by its completion.
+    /// The read loop waits for permits, so it stops reading while the store is behind.
+    unstored: Arc<Semaphore>,
     carried: std::sync::Mutex<HashMap<String, bool>>,
     shutdown: ShutdownSignal,
     idle: Duration,
@@ -110,6 +115,11 @@ pub(crate) async fn run(
     let writer = tokio::spawn(write_replies(wr, rx, idle));
     let start = peer.counters.snapshot();
     tracing::info!(peer = %peer.name, by = ?peer.by, "transit session started");
+    let unstored = Arc::new(Semaphore::new(
+        svc.config
+            .max_pending_bytes
+            .clamp(1, Semaphore::MAX_PERMITS),
+    ));
     let mut s = Session {
         lines: LineDecoder::new(svc.max_line),
         block: BlockDecoder::new(svc.config.max_article),
@@ -119,6 +129,7 @@ pub(crate) async fn run(
         tx,
         rbuf: unread,
         checked: HashMap::new(),
+        unstored,
         carried: std::sync::Mutex::new(HashMap::new()),
         shutdown,
         idle,
@@ -643,11 +654,24 @@ impl Session {
         article: OwnedArticle,
         guard: Option<InFlightGuard>,
     ) -> Result<(), Closed> {
+        let len = article.bytes.len() as u64;
+        // Wait (not reading from the peer meanwhile) until this article fits under the bound
+        // of unstored bytes; one larger than the whole bound waits until the others are stored.
+        let bound = self
+            .svc
+            .config
+            .max_pending_bytes
+            .clamp(1, Semaphore::MAX_PERMITS);
+        let want = u32::try_from(article.bytes.len().clamp(1, bound)).unwrap_or(u32::MAX);
+        let Ok(permit) = Arc::clone(&self.unstored).acquire_many_owned(want).await else {
+            return Err(Closed);
+        };
         let (tx, rx) = oneshot::channel();
         let counters = Arc::clone(&self.peer.counters);
-        let len = article.bytes.len() as u64;
         let id_owned = id.to_owned();
         let done = Box::new(move |r: tidings_store::writer::WriteResult| {
+            // the writer is done with the article's bytes
+            drop(permit);
             let (ok_code, no_code, prefix) = match verb {
                 Verb::TakeThis => (
                     ReplyCode::TAKETHIS_OK,
