@@ -1542,10 +1542,12 @@ impl Session {
             return false;
         }
         if !self.auth_allowed_now() {
-            self.status(
-                ReplyCode::ENCRYPTION_REQUIRED,
-                "Encryption required: use STARTTLS first",
-            );
+            let text = if self.starttls_offered() {
+                "Encryption required: use STARTTLS first"
+            } else {
+                "Encryption required: connect to the server's TLS (NNTPS) port"
+            };
+            self.status(ReplyCode::ENCRYPTION_REQUIRED, text);
             return false;
         }
         true
