@@ -155,6 +155,15 @@ impl PeerConfig {
                 "name".to_owned(),
                 "must be a Path identity: non-empty, no spaces, '!' or ','".to_owned(),
             ));
+        } else if self.name.len() > tidings_store::MAX_PEER_NAME {
+            // the store keys the peer's outgoing queue by this name
+            out.push((
+                "name".to_owned(),
+                format!(
+                    "must be at most {} characters long",
+                    tidings_store::MAX_PEER_NAME
+                ),
+            ));
         }
         for (i, a) in self.aliases.iter().enumerate() {
             if !is_path_identity(a) {

@@ -20,6 +20,11 @@ pub enum UnknownGroups {
     Junk,
 }
 
+/// Largest `max_article` (here and in `[limits]`): the store's own default limit, 64 MiB. The
+/// store's records could be larger (their lengths are u32), but an article is held whole in
+/// memory while it is received, stored and sent, and a store batch is about 64 MiB.
+pub const MAX_ARTICLE_LIMIT: usize = 64 << 20;
+
 /// `[transit]`: settings of inbound transit sessions.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -29,7 +34,8 @@ pub struct TransitConfig {
     /// Largest article accepted (bytes, as received, un-stuffed). Default 1000000.
     pub max_article: usize,
     /// Articles whose Date is older than this many days are rejected; 0 turns the check off.
-    /// Default 10 (the same as how long rejected message-ids are remembered).
+    /// Default 10 (the same as how long rejected message-ids are remembered); the binary
+    /// checks that it is at most `[store] reject_retention_days` unless it is 0.
     pub max_age_days: u64,
     /// Articles dated more than this many seconds in the future are rejected. Default 86400.
     pub max_future_secs: u64,
@@ -63,6 +69,15 @@ impl TransitConfig {
         let mut out = Vec::new();
         if self.max_article < 1024 {
             out.push(("max_article".into(), "must be at least 1024".into()));
+        }
+        if self.max_article > MAX_ARTICLE_LIMIT {
+            out.push((
+                "max_article".into(),
+                format!(
+                    "must be at most {MAX_ARTICLE_LIMIT} (64 MiB, the largest article the store \
+                     is set up for)"
+                ),
+            ));
         }
         if self.in_flight_timeout_secs == 0 {
             out.push(("in_flight_timeout_secs".into(), "must be at least 1".into()));
@@ -671,6 +686,18 @@ mod tests {
             ..TransitConfig::default()
         };
         assert!(equal.problems().is_empty());
+        // The upper bound is the store's own limit.
+        assert_eq!(
+            MAX_ARTICLE_LIMIT,
+            tidings_store::Config::default().max_article
+        );
+        let big = TransitConfig {
+            max_article: MAX_ARTICLE_LIMIT + 1,
+            max_pending_bytes: usize::MAX,
+            ..TransitConfig::default()
+        };
+        let keys: Vec<String> = big.problems().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["max_article"]);
     }
 
     /// The in-place edits give what the general editors give.

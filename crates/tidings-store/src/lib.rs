@@ -49,7 +49,7 @@ pub use error::{Error, Result};
 pub use expire::{ExpirePolicy, ExpireProgress, ExpireRule, glob_match};
 pub use format::Token;
 pub use maint::{CheckReport, RebuildReport};
-pub use queue::{QueueEntry, QueueScan};
+pub use queue::{MAX_PEER_NAME, QueueEntry, QueueScan};
 pub use store::{
     ArticleInfo, ArticleReader, Config, GroupInfo, GroupStatus, Lookup, NEWNEWS_SLACK_SECS,
     NewArticle, OverviewField, OverviewInput, OverviewRef, Part, Progress, RecoveryReport,

@@ -111,8 +111,11 @@ pub(crate) struct QueueTx<'t> {
     cache: HashMap<String, (u64, u64)>,
 }
 
+/// Longest peer name (bytes) a queue can have; entries for a longer one are not queued.
+pub const MAX_PEER_NAME: usize = 255;
+
 pub(crate) fn valid_peer(peer: &str) -> bool {
-    !peer.is_empty() && peer.len() <= 255 && !peer.bytes().any(|b| b <= b' ' || b == 0x7f)
+    !peer.is_empty() && peer.len() <= MAX_PEER_NAME && !peer.bytes().any(|b| b <= b' ' || b == 0x7f)
 }
 
 impl<'t> QueueTx<'t> {

@@ -588,6 +588,15 @@ impl Config {
                 "must be at least 512 (RFC 3977 command lines)",
             ));
         }
+        if l.max_article > tidings_feed::policy::MAX_ARTICLE_LIMIT {
+            errors.push(err(
+                "limits.max_article",
+                format!(
+                    "must be at most {} (64 MiB, the largest article the store is set up for)",
+                    tidings_feed::policy::MAX_ARTICLE_LIMIT
+                ),
+            ));
+        }
         let mut names = HashSet::new();
         for (i, p) in self.peer.iter().enumerate() {
             for (k, m) in p.problems() {
@@ -602,6 +611,20 @@ impl Config {
         }
         for (k, m) in self.transit.problems() {
             errors.push(err(format!("transit.{k}"), m));
+        }
+        // Older articles must be refused by age once their remembered rejection (or
+        // cancellation, or expiry) is forgotten, or a re-offer brings them back. With no age
+        // limit (0) nothing can ensure that; the operator chose to take old articles.
+        let (age, keep) = (self.transit.max_age_days, self.store.reject_retention_days);
+        if age > 0 && age > keep {
+            errors.push(err(
+                "transit.max_age_days",
+                format!(
+                    "must be at most store.reject_retention_days ({keep}), or 0: an article \
+                     rejected, cancelled or expired more than {keep} days ago would be taken \
+                     again when re-offered"
+                ),
+            ));
         }
         if !(4096..=u64::from(u32::MAX)).contains(&self.store.segment_size) {
             errors.push(err(
@@ -729,6 +752,39 @@ mod tests {
             "transit.max_pending_bytes: must be at least max_article (1000000): one article \
              must fit"
         );
+    }
+
+    #[test]
+    fn upper_bounds_and_cross_checks() {
+        let big = 64 << 20;
+        let c = parse(&format!(
+            "[limits]\nmax_article = {big}\n[transit]\nmax_article = {big}\n"
+        ))
+        .unwrap();
+        assert_eq!((c.limits.max_article, c.transit.max_article), (big, big));
+        let e = parse(&format!(
+            "[limits]\nmax_article = {}\n[transit]\nmax_article = 5000000000\n",
+            big + 1
+        ))
+        .unwrap_err();
+        let paths: Vec<_> = e.0.iter().map(|e| e.path.as_str()).collect();
+        assert!(paths.contains(&"limits.max_article"), "{e}");
+        assert!(paths.contains(&"transit.max_article"), "{e}");
+        assert!(e.to_string().contains("must be at most 67108864"), "{e}");
+        // A peer name the store could not queue for.
+        let long = "p".repeat(256);
+        let e = parse(&format!("[[peer]]\nname = \"{long}\"\n")).unwrap_err();
+        assert_eq!(e.0.len(), 1, "{e}");
+        assert_eq!(e.0[0].path, "peer[0].name", "{e}");
+        assert!(e.0[0].message.contains("at most 255"), "{e}");
+        parse(&format!("[[peer]]\nname = \"{}\"\n", "p".repeat(255))).unwrap();
+        // max_age_days against reject_retention_days; 0 (no age limit) is allowed.
+        let e = parse("[transit]\nmax_age_days = 11\n").unwrap_err();
+        assert_eq!(e.0.len(), 1, "{e}");
+        assert_eq!(e.0[0].path, "transit.max_age_days", "{e}");
+        parse("[transit]\nmax_age_days = 10\n").unwrap();
+        parse("[transit]\nmax_age_days = 30\n[store]\nreject_retention_days = 30\n").unwrap();
+        parse("[transit]\nmax_age_days = 0\n[store]\nreject_retention_days = 1\n").unwrap();
     }
 
     #[test]
