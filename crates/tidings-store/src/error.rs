@@ -56,6 +56,15 @@ pub enum Error {
     Config(String),
 }
 
+impl Error {
+    /// The store is open in another process (or by another handle of this one): its index
+    /// database is locked.
+    #[must_use]
+    pub fn is_already_open(&self) -> bool {
+        matches!(self, Error::Db(redb::Error::DatabaseAlreadyOpen))
+    }
+}
+
 macro_rules! redb_from {
     ($($t:ty),*) => {$(
         impl From<$t> for Error {

@@ -85,6 +85,11 @@ pub type Router = Arc<dyn Fn(&OwnedArticle) -> Vec<String> + Send + Sync>;
 /// the names of those peers (each once). Must be quick (e.g. wake a feeder).
 pub type QueuedHook = Arc<dyn Fn(&[String]) + Send + Sync>;
 
+/// Called on the writer thread when a batch fails, with the error every article of the batch
+/// is answered with. After a failure the store refuses writes ([`crate::Error::Poisoned`])
+/// until it is reopened, so the caller should say so loudly (the store itself does not log).
+pub type FailedHook = Arc<dyn Fn(&crate::Error) + Send + Sync>;
+
 /// Optional hooks of a [`Writer`].
 #[derive(Clone, Default)]
 pub struct WriterHooks {
@@ -92,6 +97,8 @@ pub struct WriterHooks {
     pub router: Option<Router>,
     /// See [`QueuedHook`].
     pub queued: Option<QueuedHook>,
+    /// See [`FailedHook`].
+    pub failed: Option<FailedHook>,
 }
 
 impl std::fmt::Debug for WriterHooks {
@@ -99,6 +106,7 @@ impl std::fmt::Debug for WriterHooks {
         f.debug_struct("WriterHooks")
             .field("router", &self.router.is_some())
             .field("queued", &self.queued.is_some())
+            .field("failed", &self.failed.is_some())
             .finish()
     }
 }
@@ -172,10 +180,16 @@ impl Writer {
         hooks: WriterHooks,
     ) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel::<Msg>();
-        let queued = hooks.queued;
+        let (queued, failed) = (hooks.queued, hooks.failed);
         let handle = std::thread::Builder::new()
             .name("tidings-writer".into())
-            .spawn(move || writer_loop(&store, &rx, cfg, queued.as_ref()))?;
+            .spawn(move || {
+                let hooks = LoopHooks {
+                    queued: queued.as_ref(),
+                    failed: failed.as_ref(),
+                };
+                writer_loop(&store, &rx, cfg, hooks);
+            })?;
         Ok(Writer {
             tx,
             thread: Arc::new(std::sync::Mutex::new(Some(handle))),
@@ -214,7 +228,14 @@ impl Writer {
     }
 }
 
-fn writer_loop(store: &Store, rx: &Receiver<Msg>, cfg: WriterConfig, queued: Option<&QueuedHook>) {
+/// The hooks the writer thread calls.
+#[derive(Clone, Copy)]
+struct LoopHooks<'h> {
+    queued: Option<&'h QueuedHook>,
+    failed: Option<&'h FailedHook>,
+}
+
+fn writer_loop(store: &Store, rx: &Receiver<Msg>, cfg: WriterConfig, hooks: LoopHooks<'_>) {
     let max_batch = cfg.max_batch.max(1);
     let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
     let mut stopping = false;
@@ -232,7 +253,7 @@ fn writer_loop(store: &Store, rx: &Receiver<Msg>, cfg: WriterConfig, queued: Opt
                     bytes += job.article.bytes.len();
                     jobs.push(*job);
                     if stopping && jobs.len() >= max_batch {
-                        commit(store, &mut jobs, queued);
+                        commit(store, &mut jobs, hooks);
                         bytes = 0;
                     }
                 }
@@ -240,15 +261,16 @@ fn writer_loop(store: &Store, rx: &Receiver<Msg>, cfg: WriterConfig, queued: Opt
                 Err(_) => break,
             }
         }
-        commit(store, &mut jobs, queued);
+        commit(store, &mut jobs, hooks);
     }
 }
 
 /// Stores `jobs` as one batch and answers each of them; leaves `jobs` empty.
-fn commit(store: &Store, jobs: &mut Vec<Job>, queued: Option<&QueuedHook>) {
+fn commit(store: &Store, jobs: &mut Vec<Job>, hooks: LoopHooks<'_>) {
     if jobs.is_empty() {
         return;
     }
+    let queued = hooks.queued;
     let mut peers: Vec<String> = Vec::new();
     let result = {
         let batch: Vec<NewArticle<'_>> = jobs.iter().map(|j| j.article.as_new()).collect();
@@ -272,6 +294,9 @@ fn commit(store: &Store, jobs: &mut Vec<Job>, queued: Option<&QueuedHook>) {
             }
         }
         Err(e) => {
+            if let Some(hook) = hooks.failed {
+                hook(&e);
+            }
             let e = Arc::new(e);
             for job in jobs.drain(..) {
                 (job.done)(Err(Arc::clone(&e)));

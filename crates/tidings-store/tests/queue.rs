@@ -203,6 +203,7 @@ fn writer_router_and_queued_hook() {
         queued: Some(Arc::new(move |peers: &[String]| {
             w2.lock().unwrap().extend_from_slice(peers);
         })),
+        failed: None,
     };
     let w = Writer::start_with_hooks(Arc::clone(&s), WriterConfig::default(), hooks).unwrap();
     for (id, feeds) in [

@@ -62,11 +62,32 @@ pub enum Request {
     },
     /// List the users.
     UserList,
+    /// Change a group's status and/or description.
+    GroupSet {
+        /// Name.
+        name: String,
+        /// New status flag (`y`, `n`, `m`, `x` or `=other.group`), if changed.
+        flag: Option<String>,
+        /// New description, if changed.
+        description: Option<String>,
+    },
+    /// Cancel an article (as `ctlinnd cancel`): removed, its id remembered as rejected.
+    Cancel {
+        /// Message-ID.
+        id: String,
+    },
+    /// Verify the store: every spool record's checksums, history against overview.
+    Check,
+    /// Run an expiry pass now with the configured policy.
+    Expire,
     /// The outbound feeds: counters and queue depth per peer.
     FeedStatus,
     /// Is the server there?
     Ping,
 }
+
+/// The last line of a `check` whose store has problems (the CLI exits 1 on it).
+pub const CHECK_FAILED: &str = "FAILED";
 
 fn clean(s: &str) -> String {
     s.chars()
@@ -93,6 +114,21 @@ impl Request {
             Request::UserAdd { name, phc } => format!("user-add\t{}\t{}", clean(name), clean(phc)),
             Request::UserRm { name } => format!("user-rm\t{}", clean(name)),
             Request::UserList => "user-list".into(),
+            Request::GroupSet {
+                name,
+                flag,
+                description,
+            } => format!(
+                "group-set\t{}\t{}\t{}",
+                clean(name),
+                flag.as_deref().map_or_else(|| "-".to_owned(), clean),
+                description
+                    .as_deref()
+                    .map_or_else(|| "-".to_owned(), |d| format!("+{}", clean(d)))
+            ),
+            Request::Cancel { id } => format!("cancel\t{}", clean(id)),
+            Request::Check => "check".into(),
+            Request::Expire => "expire".into(),
             Request::FeedStatus => "feed-status".into(),
             Request::Ping => "ping".into(),
         }
@@ -116,6 +152,14 @@ impl Request {
             },
             ("user-rm", 2) => Request::UserRm { name: s(1) },
             ("user-list", 1) => Request::UserList,
+            ("group-set", 4) => Request::GroupSet {
+                name: s(1),
+                flag: Some(s(2)).filter(|f| f != "-"),
+                description: s(3).strip_prefix('+').map(str::to_owned),
+            },
+            ("cancel", 2) => Request::Cancel { id: s(1) },
+            ("check", 1) => Request::Check,
+            ("expire", 1) => Request::Expire,
             ("feed-status", 1) => Request::FeedStatus,
             ("ping", 1) => Request::Ping,
             _ => bail!("unknown request {:?}", f[0]),
@@ -127,15 +171,59 @@ fn now() -> i64 {
     crate::unix_now()
 }
 
-/// True if the request needs the store (group requests).
+/// True if the request needs the store (all but the user requests and ping).
 pub fn needs_store(req: &Request) -> bool {
-    matches!(
+    !matches!(
         req,
-        Request::GroupAdd { .. }
-            | Request::GroupRm { .. }
-            | Request::GroupList
-            | Request::FeedStatus
+        Request::UserAdd { .. } | Request::UserRm { .. } | Request::UserList | Request::Ping
     )
+}
+
+fn parse_status(flag: &str) -> Result<GroupStatus> {
+    let status = GroupStatus::from_flag(flag)
+        .ok_or_else(|| anyhow!("bad status {flag:?} (expected y, n, m, x or =other.group)"))?;
+    if let GroupStatus::Alias(target) = &status
+        && tidings_article::group::check_group_name(target.as_bytes()).is_err()
+    {
+        bail!("bad alias target {target:?}");
+    }
+    Ok(status)
+}
+
+fn check_lines(r: &tidings_store::CheckReport) -> Vec<String> {
+    let mut lines = vec![format!(
+        "records={} bad_records={} articles={} overview_rows={} problems={}",
+        r.records, r.bad_records, r.articles, r.overview_rows, r.problem_count
+    )];
+    lines.extend(r.problems.iter().map(|p| format!("problem: {p}")));
+    if r.problem_count > r.problems.len() as u64 {
+        lines.push(format!(
+            "({} more problems not listed)",
+            r.problem_count - r.problems.len() as u64
+        ));
+    }
+    lines.push(if r.problem_count == 0 && r.bad_records == 0 {
+        "ok".to_owned()
+    } else {
+        CHECK_FAILED.to_owned()
+    });
+    lines
+}
+
+fn expire_lines(p: &tidings_store::ExpireProgress) -> Vec<String> {
+    let mut lines = vec![format!(
+        "examined={} removed_rows={} removed_articles={} forgotten_rejects={} segments_dropped={} segments_compacted={} records_moved={} history_compacted={}",
+        p.examined,
+        p.removed_rows,
+        p.removed_articles,
+        p.forgotten_rejects,
+        p.segments_dropped,
+        p.segments_compacted,
+        p.records_moved,
+        p.history_compacted
+    )];
+    lines.extend(p.problems.iter().map(|x| format!("problem: {x}")));
+    lines
 }
 
 /// What a request runs against: the store (group requests; queue depths when the server is
@@ -144,6 +232,8 @@ pub fn needs_store(req: &Request) -> bool {
 pub struct Target<'a> {
     /// The open store.
     pub store: Option<&'a Store>,
+    /// The expiry policy (from the configuration).
+    pub expire: &'a tidings_store::ExpirePolicy,
     /// The running server's feeders; `None` when the server is stopped.
     pub feeds: Option<&'a FeedStatus>,
     /// The users file.
@@ -208,6 +298,52 @@ pub fn execute(req: &Request, target: Target<'_>) -> Result<Vec<String>> {
                 .remove_group(name, now())
                 .with_context(|| format!("removing group {name}"))?;
             Ok(vec![format!("removed group {name}")])
+        }
+        Request::GroupSet {
+            name,
+            flag,
+            description,
+        } => {
+            let status = flag.as_deref().map(parse_status).transpose()?;
+            if status.is_none() && description.is_none() {
+                bail!("nothing to change (give --status and/or --description)");
+            }
+            let g = store()?
+                .change_group(name, status, description.as_deref())
+                .with_context(|| format!("changing group {name}"))?;
+            Ok(vec![
+                format!(
+                    "changed group {name}: {} {}",
+                    g.status.as_flag(),
+                    g.description
+                )
+                .trim_end()
+                .to_owned(),
+            ])
+        }
+        Request::Cancel { id } => {
+            if tidings_article::MessageId::parse(id).is_err() {
+                bail!("bad message-id {id:?}");
+            }
+            let was_here = store()?
+                .cancel(id, now())
+                .with_context(|| format!("cancelling {id}"))?;
+            Ok(vec![if was_here {
+                format!("cancelled {id}")
+            } else {
+                format!("{id} is not stored here; remembered as rejected")
+            }])
+        }
+        Request::Check => Ok(check_lines(
+            &store()?.check(|_| {}).context("checking the store")?,
+        )),
+        Request::Expire => {
+            // Slices of 1,000 entries: the writer (articles arriving meanwhile) gets the
+            // store between them.
+            let p = store()?
+                .expire_all(target.expire, now(), 1000, usize::MAX)
+                .context("expiring")?;
+            Ok(expire_lines(&p))
         }
         Request::GroupList => {
             let groups = store()?.list_groups(|_| true).context("listing groups")?;
@@ -299,19 +435,58 @@ pub fn run(cfg: &crate::config::Config, req: &Request) -> Result<Vec<String>> {
         return Ok(lines);
     }
     let users_file = users::users_path(data_dir);
+    let policy = cfg.expire.policy();
     let mut target = Target {
         store: None,
+        expire: &policy,
         feeds: None,
         users_file: &users_file,
     };
     if !needs_store(req) {
         return execute(req, target);
     }
-    let store = crate::serve::open_store(cfg)?;
+    let store = crate::serve::open_existing_store(cfg)?;
     target.store = Some(&store);
     let out = execute(req, target);
     store.close().context("closing the store")?;
     out
+}
+
+/// `tidings rebuild`: rebuilds the index from the spool; refuses while a server runs.
+pub fn rebuild(cfg: &crate::config::Config) -> Result<Vec<String>> {
+    let data_dir = &cfg.node.data_dir;
+    if send(&socket_path(data_dir), &Request::Ping)?.is_some() {
+        bail!(
+            "the server is running on {}: stop it first",
+            data_dir.display()
+        );
+    }
+    let dir = crate::serve::store_dir(data_dir);
+    if !dir.join("spool").is_dir() {
+        bail!("no spool in {}: nothing to rebuild", dir.display());
+    }
+    let store_cfg = crate::serve::store_config(cfg);
+    let mut last = std::time::Instant::now();
+    let r = Store::rebuild(&dir, &store_cfg, |p| {
+        if last.elapsed() >= Duration::from_secs(5) {
+            last = std::time::Instant::now();
+            tracing::info!(progress = ?p, "rebuilding");
+        }
+    })
+    .map_err(|e| {
+        let hint = if e.is_already_open() {
+            " (the store is open: stop the server first)"
+        } else {
+            ""
+        };
+        anyhow!(e).context(format!("rebuilding {}{hint}", dir.display()))
+    })?;
+    let mut lines = vec![format!(
+        "records={} indexed={} bad_records={} groups_kept={} groups_created={}",
+        r.records, r.indexed, r.bad_records, r.groups_kept, r.groups_created
+    )];
+    lines.extend(r.problems.iter().map(|p| format!("problem: {p}")));
+    Ok(lines)
 }
 
 /// Serves the control socket until `shutdown` fires. The socket file is removed at the end.
@@ -320,6 +495,7 @@ pub async fn serve_control(
     path: PathBuf,
     store: Arc<Store>,
     feeds: Option<FeedStatus>,
+    expire: Arc<tidings_store::ExpirePolicy>,
     users_file: PathBuf,
     mut shutdown: tidings_net::ShutdownSignal,
 ) {
@@ -338,6 +514,7 @@ pub async fn serve_control(
         };
         let store = Arc::clone(&store);
         let feeds = feeds.clone();
+        let expire = Arc::clone(&expire);
         let users_file = users_file.clone();
         tokio::spawn(async move {
             let (read, mut write) = conn.into_split();
@@ -355,6 +532,7 @@ pub async fn serve_control(
                                 &req,
                                 Target {
                                     store: Some(&store),
+                                    expire: &expire,
                                     feeds: feeds.as_ref(),
                                     users_file: &users_file,
                                 },

@@ -43,6 +43,8 @@ pub struct Config {
     pub peer: Vec<tidings_feed::PeerConfig>,
     /// `[transit]`: settings of inbound transit (articles from peers).
     pub transit: tidings_feed::TransitConfig,
+    /// `[expire]`: what expiry removes and how often the server runs it.
+    pub expire: ExpireConfig,
 }
 
 /// `[node]`.
@@ -223,6 +225,69 @@ impl Default for StoreConfig {
             durable: true,
             reject_retention_days: 10,
             cache_mb: 64,
+        }
+    }
+}
+
+/// `[expire]`: article retention. The running server makes an expiry pass every
+/// `every_minutes` (in slices, so articles keep arriving meanwhile); `tidings expire` runs one
+/// now. A pass removes articles past their group's age, forgets remembered rejects older than
+/// `store.reject_retention_days`, drops or compacts spool segments that are empty or mostly
+/// dead, and compacts the history log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExpireConfig {
+    /// Days an article is kept in groups no rule matches (by arrival time); 0 keeps them
+    /// forever. Default 10, as INN's `expire.ctl` (`*:A:1:10:never`).
+    pub default_max_age_days: u64,
+    /// Also remove an article once the time in its Expires header has passed. Default true.
+    pub honour_expires: bool,
+    /// Minutes between the server's expiry passes; 0: none (run `tidings expire`, e.g. from
+    /// cron). Default 60.
+    pub every_minutes: u64,
+    /// `[[expire.rule]]`: retention per group, first match wins.
+    pub rule: Vec<ExpireRuleConfig>,
+}
+
+impl Default for ExpireConfig {
+    fn default() -> Self {
+        Self {
+            default_max_age_days: 10,
+            honour_expires: true,
+            every_minutes: 60,
+            rule: Vec::new(),
+        }
+    }
+}
+
+/// `[[expire.rule]]`: `groups` is a simple pattern (`*` any run of characters, `?` one).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpireRuleConfig {
+    /// Group pattern, e.g. `alt.binaries.*`.
+    pub groups: String,
+    /// Days to keep; 0 keeps forever.
+    pub max_age_days: u64,
+}
+
+fn days(d: u64) -> Option<i64> {
+    (d > 0).then(|| i64::try_from(d.saturating_mul(86_400)).unwrap_or(i64::MAX))
+}
+
+impl ExpireConfig {
+    /// The store's expiry policy.
+    pub fn policy(&self) -> tidings_store::ExpirePolicy {
+        tidings_store::ExpirePolicy {
+            rules: self
+                .rule
+                .iter()
+                .map(|r| tidings_store::ExpireRule {
+                    pattern: r.groups.clone(),
+                    max_age: days(r.max_age_days),
+                })
+                .collect(),
+            default_max_age: days(self.default_max_age_days),
+            honour_expires: self.honour_expires,
         }
     }
 }
@@ -449,10 +514,15 @@ pub fn parse(text: &str) -> Result<Config, ConfigErrors> {
                     cfg.transit = v;
                 }
             }
+            "expire" => {
+                if let Some(v) = de_table(&key, value, &mut errors) {
+                    cfg.expire = v;
+                }
+            }
             _ => errors.push(err(
                 key.clone(),
                 "unknown key, expected one of node, tls, listen, limits, store, log, reader, \
-                 access, peer, transit",
+                 access, peer, transit, expire",
             )),
         }
     }

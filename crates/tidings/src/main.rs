@@ -10,9 +10,11 @@
 //! - `tidings serve [--config FILE]`: run the server (embedded defaults without a file).
 //! - `tidings config check FILE`: report every error of a configuration file (exit 1 if any).
 //! - `tidings group add NAME [--status y|n|m] [--description TEXT]`, `group rm NAME`,
-//!   `group list`; `tidings user add NAME --password-stdin`, `user rm NAME`, `user list`:
-//!   through the running server's control socket, or directly on the data directory when no
-//!   server runs.
+//!   `group set NAME [--status FLAG] [--description TEXT]`, `group list`; `tidings user add
+//!   NAME --password-stdin`, `user rm NAME`, `user list`; `tidings feed status`; `tidings
+//!   cancel ID`; `tidings expire`; `tidings check`: through the running server's control
+//!   socket, or directly on the data directory when no server runs.
+//! - `tidings rebuild`: rebuild the index from the spool (server stopped).
 
 mod admin;
 mod config;
@@ -53,6 +55,22 @@ enum Command {
     /// Outbound feeds to peers.
     #[command(subcommand)]
     Feed(FeedCommand),
+    /// Cancel an article (as `ctlinnd cancel`): it is removed and its Message-ID remembered as
+    /// rejected, so that peers cannot bring it back.
+    Cancel {
+        /// The Message-ID, e.g. `<abc@example.org>`.
+        message_id: String,
+    },
+    /// Run an expiry pass now with the `[expire]` policy (the server also runs one every
+    /// `expire.every_minutes`).
+    Expire,
+    /// Verify the store: every spool record's checksums, and history against overview.
+    /// Exit status 1 if a problem is found.
+    Check,
+    /// Rebuild the index (history, overview, active list) from the spool. The server must be
+    /// stopped; group statuses and descriptions are kept from the old index when it is
+    /// readable.
+    Rebuild,
     /// Print the version and exit.
     Version,
 }
@@ -83,6 +101,17 @@ enum GroupCommand {
     Rm {
         /// Group name.
         name: String,
+    },
+    /// Change a group's status and/or description (as `ctlinnd changegroup`).
+    Set {
+        /// Group name.
+        name: String,
+        /// `y`, `n`, `m`, `x` (no articles filed) or `=other.group` (filed there instead).
+        #[arg(long)]
+        status: Option<String>,
+        /// One-line description (LIST NEWSGROUPS).
+        #[arg(long)]
+        description: Option<String>,
     },
     /// List the groups: name, status, low and high article numbers, description.
     List,
@@ -197,6 +226,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     description,
                 },
                 GroupCommand::Rm { name } => admin::Request::GroupRm { name },
+                GroupCommand::Set {
+                    name,
+                    status,
+                    description,
+                } => admin::Request::GroupSet {
+                    name,
+                    flag: status,
+                    description,
+                },
                 GroupCommand::List => admin::Request::GroupList,
             };
             print_lines(&admin::run(&cfg, &req)?);
@@ -224,6 +262,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let cfg = load_config(cli.config.as_deref())?;
             init_logging("warn");
             print_lines(&admin::run(&cfg, &admin::Request::FeedStatus)?);
+        }
+        Command::Cancel { message_id } => {
+            let cfg = load_config(cli.config.as_deref())?;
+            init_logging("warn");
+            print_lines(&admin::run(
+                &cfg,
+                &admin::Request::Cancel { id: message_id },
+            )?);
+        }
+        Command::Expire => {
+            let cfg = load_config(cli.config.as_deref())?;
+            init_logging("warn");
+            print_lines(&admin::run(&cfg, &admin::Request::Expire)?);
+        }
+        Command::Check => {
+            let cfg = load_config(cli.config.as_deref())?;
+            init_logging("warn");
+            let lines = admin::run(&cfg, &admin::Request::Check)?;
+            print_lines(&lines);
+            if lines.last().is_some_and(|l| l == admin::CHECK_FAILED) {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Rebuild => {
+            let cfg = load_config(cli.config.as_deref())?;
+            init_logging("info");
+            print_lines(&admin::rebuild(&cfg)?);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -23,7 +23,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use tidings_feed::outbound::{FeedStatus, FeederConfig, Feeders, Routes, Wakers};
 use tidings_feed::{PeerTable, TransitEnd, TransitServices};
 use tidings_net::Shutdown;
@@ -64,15 +64,32 @@ pub fn store_config(cfg: &Config) -> tidings_store::Config {
     }
 }
 
-/// Opens the store of the configured data directory.
+/// Opens (or creates) the store of the configured data directory.
 pub fn open_store(cfg: &Config) -> Result<Store> {
     let dir = store_dir(&cfg.node.data_dir);
-    Store::open(&dir, store_config(cfg)).with_context(|| {
-        format!(
-            "opening the store in {} (is a server already running on it?)",
-            dir.display()
-        )
+    Store::open(&dir, store_config(cfg)).map_err(|e| {
+        let hint = if e.is_already_open() {
+            " (a server, or an admin command, has it open)"
+        } else {
+            ""
+        };
+        anyhow!(e).context(format!("opening the store in {}{hint}", dir.display()))
     })
+}
+
+/// Opens the store of the configured data directory for an admin command: refuses to
+/// create one (a command run from the wrong directory, or with the wrong `--config`, must
+/// not make an empty store there; the server creates the store and its initial groups).
+pub fn open_existing_store(cfg: &Config) -> Result<Store> {
+    let dir = store_dir(&cfg.node.data_dir);
+    if !dir.join("index.redb").exists() {
+        bail!(
+            "no store in {} and no server answering on its control socket: start the server \
+             (tidings serve) first, or give the --config of the server (node.data_dir)",
+            dir.display()
+        );
+    }
+    open_store(cfg)
 }
 
 fn create_data_dir(dir: &Path) -> Result<()> {
@@ -226,6 +243,63 @@ async fn bind(l: &ListenConfig) -> Result<TcpListener> {
         .with_context(|| format!("listening on {} ({})", l.addr, l.tls.0))
 }
 
+/// Entries an expiry slice examines before the writer gets the store back.
+const EXPIRE_SLICE: usize = 1000;
+
+/// Runs an expiry pass every `every` (the first one `every` after start), in slices on a
+/// blocking thread so that the writer and readers keep going, until `shutdown` fires.
+async fn run_expiry(
+    store: Arc<Store>,
+    policy: Arc<tidings_store::ExpirePolicy>,
+    every: Duration,
+    mut shutdown: tidings_net::ShutdownSignal,
+) {
+    loop {
+        tokio::select! {
+            () = shutdown.wait() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let started = std::time::Instant::now();
+        loop {
+            let (st, pol) = (Arc::clone(&store), Arc::clone(&policy));
+            let step = tokio::task::spawn_blocking(move || {
+                st.expire_step(&pol, crate::unix_now(), EXPIRE_SLICE)
+            })
+            .await;
+            match step {
+                Ok(Ok(p)) if p.done => {
+                    let removed = p.removed_articles + p.forgotten_rejects + p.segments_dropped;
+                    if removed > 0 || !p.problems.is_empty() {
+                        tracing::info!(
+                            secs = started.elapsed().as_secs_f64(),
+                            removed_articles = p.removed_articles,
+                            removed_rows = p.removed_rows,
+                            forgotten_rejects = p.forgotten_rejects,
+                            segments_dropped = p.segments_dropped,
+                            segments_compacted = p.segments_compacted,
+                            problems = ?p.problems,
+                            "expiry pass done"
+                        );
+                    }
+                    break;
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "expiry failed; next pass at the next interval");
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "expiry task failed");
+                    break;
+                }
+            }
+            if shutdown.is_triggered() {
+                return;
+            }
+        }
+    }
+}
+
 /// The `[[peer]]` table as the reader's transit gate.
 struct PeerGate(Arc<PeerTable>);
 
@@ -332,14 +406,7 @@ async fn serve(
         std::fs::remove_file(&sock_path)
             .with_context(|| format!("removing the stale {}", sock_path.display()))?;
     }
-    let control = tokio::net::UnixListener::bind(&sock_path)
-        .with_context(|| format!("binding the control socket {}", sock_path.display()))?;
-    #[cfg(unix)]
-    std::fs::set_permissions(
-        &sock_path,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .with_context(|| format!("setting the mode of {}", sock_path.display()))?;
+    let control = bind_control(&abs, &sock_path)?;
 
     {
         let mut out = std::io::stdout().lock();
@@ -435,14 +502,24 @@ async fn serve(
         Duration::from_secs(cfg.tls.reload_interval_secs),
         shutdown.signal(),
     );
+    let policy = Arc::new(cfg.expire.policy());
     let control_task = tokio::spawn(admin::serve_control(
         control,
         sock_path.clone(),
         Arc::clone(&store),
         peering.feeds.clone(),
+        Arc::clone(&policy),
         users::users_path(data_dir),
         shutdown.signal(),
     ));
+    let expiry_task = (cfg.expire.every_minutes > 0).then(|| {
+        tokio::spawn(run_expiry(
+            Arc::clone(&store),
+            policy,
+            Duration::from_secs(cfg.expire.every_minutes.saturating_mul(60)),
+            shutdown.signal(),
+        ))
+    });
 
     wait_for_stop(&resolver, signals).await?;
     tracing::info!("shutting down: no new connections; sessions finish their command");
@@ -467,6 +544,9 @@ async fn serve(
     }
     let _ = watcher.await;
     let _ = control_task.await;
+    if let Some(t) = expiry_task {
+        let _ = t.await;
+    }
     drop(services);
     drop(peering);
     Ok(())
@@ -488,7 +568,37 @@ fn install_signals() -> Result<Signals> {
     })
 }
 
-/// Waits for SIGINT or SIGTERM; reloads the certificate on SIGHUP.
+/// Binds the control socket at `sock_path` with mode 0600. It is bound inside a new private
+/// (0700) directory, given its mode there and only then moved into place, so that no other
+/// local user can connect in between whatever the data directory's own mode.
+fn bind_control(data_dir: &Path, sock_path: &Path) -> Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let private = data_dir.join(".control.new");
+    if private.exists() {
+        std::fs::remove_dir_all(&private)
+            .with_context(|| format!("removing the stale {}", private.display()))?;
+    }
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&private)
+        .with_context(|| format!("creating {}", private.display()))?;
+    let tmp = private.join("control.sock");
+    let bound = (|| -> Result<tokio::net::UnixListener> {
+        let l = tokio::net::UnixListener::bind(&tmp)
+            .with_context(|| format!("binding the control socket {}", tmp.display()))?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("setting the mode of {}", tmp.display()))?;
+        std::fs::rename(&tmp, sock_path)
+            .with_context(|| format!("moving the control socket to {}", sock_path.display()))?;
+        Ok(l)
+    })();
+    let _ = std::fs::remove_dir_all(&private);
+    bound
+}
+
+/// Waits for SIGINT or SIGTERM (reloading the certificate on SIGHUP meanwhile). A second
+/// SIGINT or SIGTERM during the graceful stop ends the process at once (what is acknowledged
+/// is on disk already when `store.durable` is on).
 async fn wait_for_stop(resolver: &Arc<CertResolver>, signals: Signals) -> Result<()> {
     let Signals {
         mut term,
@@ -496,9 +606,9 @@ async fn wait_for_stop(resolver: &Arc<CertResolver>, signals: Signals) -> Result
         mut hup,
     } = signals;
     loop {
-        tokio::select! {
-            _ = term.recv() => return Ok(()),
-            _ = int.recv() => return Ok(()),
+        let stop = tokio::select! {
+            _ = term.recv() => true,
+            _ = int.recv() => true,
             _ = hup.recv() => {
                 let r = Arc::clone(resolver);
                 match tokio::task::spawn_blocking(move || r.reload()).await {
@@ -506,9 +616,49 @@ async fn wait_for_stop(resolver: &Arc<CertResolver>, signals: Signals) -> Result
                     Ok(Err(e)) => tracing::warn!(error = %e, "SIGHUP: TLS certificate reload failed; keeping the old one"),
                     Err(e) => tracing::warn!(error = %e, "SIGHUP: reload task failed"),
                 }
+                false
             }
+        };
+        if stop {
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+                tracing::warn!("second stop signal: exiting without waiting for the graceful stop");
+                std::process::exit(130);
+            });
+            return Ok(());
         }
     }
+}
+
+/// Logs a failed group commit. The first failure disables the store's writer until the
+/// server restarts (recovery runs at start); meanwhile peers are told to retry later (436,
+/// 431, 400) and posters get 441, and readers keep reading. Later batches fail with
+/// "writer disabled": those are logged at most once a minute.
+fn write_failed_hook() -> tidings_store::writer::FailedHook {
+    let last = std::sync::Mutex::new(None::<std::time::Instant>);
+    Arc::new(move |e: &tidings_store::Error| {
+        if !matches!(e, tidings_store::Error::Poisoned) {
+            tracing::error!(
+                error = %e,
+                "storing articles failed; the store takes no more articles until the server \
+                 is restarted (recovery runs at start); readers are still served"
+            );
+            return;
+        }
+        let mut last = last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+            *last = Some(std::time::Instant::now());
+            tracing::error!(
+                "articles refused: the store's writer is disabled since an earlier failure; \
+                 restart the server"
+            );
+        }
+    })
 }
 
 /// Outbound peering set-up from the `[[peer]]` list: the writer's router and "queued" hook,
@@ -525,6 +675,73 @@ fn feed_setup(cfg: &Config) -> Result<(WriterHooks, Vec<FeederConfig>, Wakers)> 
     let hooks = WriterHooks {
         router: (!routes.is_empty()).then(|| routes.into_router()),
         queued: (!configs.is_empty()).then(|| wakers.hook()),
+        failed: Some(write_failed_hook()),
     };
     Ok((hooks, configs, wakers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tidings_store::{GroupStatus, Lookup, NewArticle, OverviewInput, Store};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn scheduled_expiry_removes_expired_articles() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), tidings_store::Config::default()).unwrap());
+        store
+            .add_group("misc.test", GroupStatus::Posting, 0, "t", "")
+            .unwrap();
+        let now = crate::unix_now();
+        let arts: Vec<(String, Vec<u8>, i64)> = [("old", now - 30 * 86_400), ("new", now)]
+            .iter()
+            .map(|(n, t)| {
+                let id = format!("<{n}@example.org>");
+                let b = format!("Message-ID: {id}\r\nNewsgroups: misc.test\r\n\r\nbody\r\n");
+                (id, b.into_bytes(), *t)
+            })
+            .collect();
+        let batch: Vec<NewArticle<'_>> = arts
+            .iter()
+            .map(|(id, b, t)| NewArticle {
+                bytes: b,
+                message_id: id,
+                groups: vec!["misc.test"],
+                arrival: *t,
+                expires: None,
+                overview: OverviewInput::default(),
+                feeds: Vec::new(),
+            })
+            .collect();
+        store.store_batch(&batch).unwrap();
+        let policy = Arc::new(crate::config::ExpireConfig::default().policy());
+        let shutdown = tidings_net::Shutdown::new();
+        let task = tokio::spawn(run_expiry(
+            Arc::clone(&store),
+            policy,
+            Duration::from_millis(50),
+            shutdown.signal(),
+        ));
+        let mut gone = false;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if !matches!(store.lookup("<old@example.org>"), Ok(Lookup::Present(_))) {
+                gone = true;
+                break;
+            }
+        }
+        shutdown.trigger();
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            gone,
+            "the 30-day-old article was not expired (default 10 days)"
+        );
+        assert!(matches!(
+            store.lookup("<new@example.org>"),
+            Ok(Lookup::Present(_))
+        ));
+    }
 }

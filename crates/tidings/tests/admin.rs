@@ -181,3 +181,100 @@ fn no_subcommand_prints_help() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("serve") && text.contains("group"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_tools_cancel_expire_check_rebuild_and_group_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    // An admin command does not create a store where there is none.
+    let cfg = tmp.path().join("empty.toml");
+    std::fs::write(
+        &cfg,
+        common::test_config(&tmp.path().join("nothing-here"), ""),
+    )
+    .unwrap();
+    let (made, _, err) = admin(&cfg, &["group", "list"], "");
+    assert!(!made && err.contains("no store"), "{err}");
+    assert!(!tmp.path().join("nothing-here").join("store").exists());
+
+    let mut d = Daemon::start(tmp.path(), "");
+    let mut c = Client::connect(d.addr("none")).await;
+    assert!(c.line().await.starts_with("200"));
+    let art = |id: &str, extra: &'static str| {
+        vec![
+            "From: a@example.org".to_owned(),
+            "Newsgroups: misc.test".to_owned(),
+            format!("Subject: {id}"),
+            format!("Message-ID: {id}"),
+            extra.to_owned(),
+            String::new(),
+            "body".to_owned(),
+        ]
+        .into_iter()
+        .collect::<Vec<_>>()
+    };
+    for (id, extra) in [
+        ("<keep@example.org>", "X-Note: kept"),
+        ("<gone@example.org>", "X-Note: cancelled"),
+        // Expires in the past: the next expiry pass removes it.
+        (
+            "<old@example.org>",
+            "Expires: Mon, 01 Jan 2001 00:00:00 +0000",
+        ),
+    ] {
+        let lines = art(id, extra);
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let r = c.post(&refs).await;
+        assert!(r.starts_with("240"), "{id}: {r}");
+    }
+    // cancel, through the socket
+    let out = ok(d.admin(&["cancel", "<gone@example.org>"], ""));
+    assert!(out.contains("cancelled <gone@example.org>"), "{out}");
+    assert!(c.cmd("STAT <gone@example.org>").await.starts_with("430"));
+    let out = ok(d.admin(&["cancel", "<never@example.org>"], ""));
+    assert!(out.contains("not stored here"), "{out}");
+    let (bad, _, _) = d.admin(&["cancel", "no-brackets"], "");
+    assert!(!bad);
+    // expire, through the socket: the article whose Expires has passed goes
+    assert!(c.cmd("STAT <old@example.org>").await.starts_with("223"));
+    let out = ok(d.admin(&["expire"], ""));
+    assert!(out.contains("removed_articles=1"), "{out}");
+    assert!(c.cmd("STAT <old@example.org>").await.starts_with("430"));
+    assert!(c.cmd("STAT <keep@example.org>").await.starts_with("223"));
+    // check, through the socket
+    let out = ok(d.admin(&["check"], ""));
+    assert!(
+        out.contains("problems=0") && out.lines().last() == Some("ok"),
+        "{out}"
+    );
+    // group set
+    let out = ok(d.admin(&["group", "set", "misc.test", "--status", "m"], ""));
+    assert!(out.contains("changed group misc.test: m"), "{out}");
+    assert!(c.cmd("LIST ACTIVE misc.test").await.starts_with("215"));
+    let active = c.block().await;
+    assert!(active[0].ends_with(" m"), "{active:?}");
+    let (bad, _, err) = d.admin(&["group", "set", "misc.test", "--status", "q"], "");
+    assert!(!bad && err.contains("bad status"), "{err}");
+    let (none, _, _) = d.admin(&["group", "set", "misc.test"], "");
+    assert!(!none);
+    // rebuild refuses while the server runs
+    let (rebuilt, _, err) = d.admin(&["rebuild"], "");
+    assert!(!rebuilt && err.contains("stop it first"), "{err}");
+    drop(c);
+    assert!(d.stop(), "{}", d.stderr());
+
+    // Stopped: check and rebuild on the store itself; the group's status survives.
+    let out = ok(admin(&d.config, &["check"], ""));
+    assert!(out.lines().last() == Some("ok"), "{out}");
+    let out = ok(admin(&d.config, &["rebuild"], ""));
+    assert!(out.contains("indexed="), "{out}");
+    let d = Daemon::start(tmp.path(), "");
+    let list = ok(d.admin(&["group", "list"], ""));
+    assert!(
+        list.lines().any(|l| l.starts_with("misc.test m ")),
+        "{list}"
+    );
+    let mut c = Client::connect(d.addr("none")).await;
+    assert!(c.line().await.starts_with("200"));
+    assert!(c.cmd("STAT <keep@example.org>").await.starts_with("223"));
+    assert!(c.cmd("STAT <gone@example.org>").await.starts_with("430"));
+}

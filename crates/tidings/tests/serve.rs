@@ -253,3 +253,22 @@ async fn idle_sessions_are_closed() {
     assert!(c.line().await.is_empty(), "connection not closed");
     assert!(start.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_stop_signal_ends_a_slow_shutdown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start(tmp.path(), "[limits]\ndrain_timeout_secs = 60\n");
+    let mut c = Client::connect(d.addr("none")).await;
+    assert!(c.line().await.starts_with("200"));
+    // A POST in the middle of its article holds the graceful stop (up to the drain timeout).
+    assert!(c.cmd("POST").await.starts_with("340"));
+    c.send("Newsgroups: misc.test\r\n").await;
+    d.signal("TERM");
+    assert_eq!(
+        d.wait_exit(Duration::from_millis(500)),
+        None,
+        "the first signal waits for the session"
+    );
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(Duration::from_secs(10)), Some(130));
+}

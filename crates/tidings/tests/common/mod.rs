@@ -169,6 +169,21 @@ impl Daemon {
         false
     }
 
+    /// Waits (bounded by `limit`) for the process to exit; its exit code, `None` if it is
+    /// still running (or died of a signal).
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let child = self.child.as_mut()?;
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Sends a signal by name (`HUP`, ...).
     pub fn signal(&self, sig: &str) {
         if let Some(child) = &self.child {
