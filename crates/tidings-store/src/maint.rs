@@ -1,18 +1,18 @@
 //! `check` (verify every checksum and the agreement of spool and indexes) and `rebuild`
 //! (regenerate every index from the spool alone). Both stream.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::error::{Error, Result};
 use crate::format::{
     GroupRec, HistEntry, HistValue, IDX_VERSION, KIND_ARTICLE, OverRec, SEG_HDR, Token, decode,
     decode_meta,
 };
-use crate::history::{HISTORY_FILE, History, LOG_HDR};
-use crate::index::{GROUP_IDS, GROUPS, META, Wtx, decode_mark, ov_def, ov_name};
+use crate::history::{HISTORY_FILE, History, LOG_HDR, decode_hist_mark};
+use crate::index::{GROUP_IDS, GROUPS, META, SEGMENTS, Wtx, decode_mark, ov_def, ov_name};
 use crate::spool::{self, ScanItem, SegScanner};
 use crate::store::{
     Config, GroupStatus, INDEX_FILE, Progress, SPOOL_DIR, Store, apply_record, init_tables, open_db,
@@ -20,6 +20,41 @@ use crate::store::{
 
 /// Most problems kept in a report (the count goes on).
 const MAX_PROBLEMS: usize = 1000;
+/// Problems that may come from concurrent writes are settled in batches of this many.
+const SETTLE_BATCH: usize = 4096;
+/// Passes `check` makes over history and overview when the history log is compacted under it.
+const CHECK_PASSES: usize = 4;
+/// Tries (1 ms apart) to get a snapshot whose history log commit has been published.
+const SNAPSHOT_TRIES: usize = 2000;
+
+/// The snapshot `check` compares: a read transaction and the history log's generation and
+/// committed length in it.
+struct CheckSnap {
+    txn: ReadTransaction,
+    gen_id: u64,
+    hist_len: u64,
+}
+
+/// Keeps the entries of a history log record that is its key's latest (`live`).
+fn keep_live(
+    recs: &mut Vec<(u64, Vec<HistEntry<'static>>)>,
+    key: u64,
+    value: &[u8],
+    live: bool,
+) -> Result<()> {
+    if !live {
+        return Ok(());
+    }
+    let entries = match decode::<HistValue<'_>>(value, "history") {
+        Ok(hv) => hv.entries.into_iter().map(HistEntry::into_owned).collect(),
+        Err(e) => vec![HistEntry::Rejected {
+            id: format!("(undecodable history value: {e})").into(),
+            at: i64::MIN,
+        }],
+    };
+    recs.push((key, entries));
+    Ok(())
+}
 
 /// Result of [`Store::check`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -50,6 +85,17 @@ impl CheckReport {
             self.problems.push(p);
         }
     }
+
+    /// Adds the counts and problems of the history and overview phases.
+    fn merge(&mut self, other: CheckReport) {
+        self.articles += other.articles;
+        self.overview_rows += other.overview_rows;
+        self.bad_records += other.bad_records;
+        self.records += other.records;
+        self.problem_count += other.problem_count;
+        let room = MAX_PROBLEMS.saturating_sub(self.problems.len());
+        self.problems.extend(other.problems.into_iter().take(room));
+    }
 }
 
 /// Result of [`Store::rebuild`].
@@ -71,33 +117,124 @@ pub struct RebuildReport {
 
 impl Store {
     /// Verifies every spool record's checksums, then that history, overview and the active
-    /// list agree with each other and with the spool. Works on a snapshot (writes may go on);
-    /// spool bytes after the snapshot's "indexed up to" mark are not examined. Streams: memory
-    /// use is bounded by the number of groups.
+    /// list agree with each other and with the spool. Works while writes go on: the spool is
+    /// examined up to the "indexed up to" mark committed when the check starts; then, on one
+    /// snapshot, the history log up to the length the snapshot records and the overview and
+    /// the active list as the snapshot has them. A disagreement that involves an article whose history changed after the snapshot
+    /// (stored, cancelled, expired or moved since) is not reported: it is an effect of the
+    /// concurrent writes, not a problem. Streams: memory use is bounded by the number of
+    /// groups.
     pub fn check(&self, mut progress: impl FnMut(Progress)) -> Result<CheckReport> {
         let mut rep = CheckReport::default();
-        let txn = self.db.begin_read()?;
-        let mark = match txn.open_table(META)?.get("mark")? {
-            Some(v) => decode_mark(v.value()),
-            None => None,
+        let mark = {
+            let txn = self.db.begin_read()?;
+            match txn.open_table(META)?.get("mark")? {
+                Some(v) => decode_mark(v.value()),
+                None => None,
+            }
         };
         let Some((mseg, moff)) = mark else {
             return Ok(rep);
         };
-        // 1. spool checksums
-        let segs: Vec<u32> = spool::list_segments(&self.spool_dir)?
-            .into_iter()
-            .filter(|&s| s <= mseg)
-            .collect();
-        let mut sizes = Vec::new();
-        for &s in &segs {
-            let len = std::fs::metadata(spool::seg_path(&self.spool_dir, s))?.len();
-            sizes.push(if s == mseg { len.min(moff) } else { len });
+        // the spool phase needs only the mark: no read transaction is held during it
+        self.check_spool(mseg, moff, &mut rep, &mut progress)?;
+        let mut snap = self.check_snapshot()?;
+        let mut passes = 1;
+        loop {
+            let mut sub = CheckReport::default();
+            if self.check_indexes(&snap, &mut sub, &mut progress)? {
+                rep.merge(sub);
+                break;
+            }
+            // the history log was compacted (new generation) since the snapshot: the log
+            // positions the snapshot records no longer exist; start over on a new snapshot
+            if passes >= CHECK_PASSES {
+                return Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::Interrupted,
+                    "the history log was compacted again and again while check ran; \
+                     run check again",
+                )));
+            }
+            passes += 1;
+            snap = self.check_snapshot()?;
         }
-        let total: u64 = sizes.iter().sum();
+        progress(Progress {
+            phase: "done",
+            done: 1,
+            total: 1,
+        });
+        Ok(rep)
+    }
+
+    /// A read snapshot whose history log position the in-memory history has reached (a commit
+    /// is published right after it is durable, so this waits at most for that moment).
+    fn check_snapshot(&self) -> Result<CheckSnap> {
+        for _ in 0..SNAPSHOT_TRIES {
+            let txn = self.db.begin_read()?;
+            let (gen_id, hist_len) = match txn.open_table(META)?.get("history")? {
+                Some(v) => decode_hist_mark(v.value()),
+                None => None,
+            }
+            .ok_or_else(|| Error::CorruptIndex("history mark missing or malformed".into()))?;
+            let (cur_gen, cur_len) = self.history.mark()?;
+            if cur_gen == gen_id && cur_len >= hist_len {
+                return Ok(CheckSnap {
+                    txn,
+                    gen_id,
+                    hist_len,
+                });
+            }
+            drop(txn);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        Err(Error::CorruptIndex(
+            "the history log lags behind the index (writer disabled?); reopen the store".into(),
+        ))
+    }
+
+    /// Whether the history log is still the generation of the snapshot.
+    fn same_history(&self, snap: &CheckSnap) -> Result<bool> {
+        Ok(self.history.mark()?.0 == snap.gen_id)
+    }
+
+    /// Phase 1: every spool record up to the mark (segment `mseg`, offset `moff`).
+    fn check_spool(
+        &self,
+        mseg: u32,
+        moff: u64,
+        rep: &mut CheckReport,
+        progress: &mut impl FnMut(Progress),
+    ) -> Result<()> {
+        let mut segs = Vec::new();
+        for s in spool::list_segments(&self.spool_dir)? {
+            if s > mseg {
+                continue;
+            }
+            match std::fs::metadata(spool::seg_path(&self.spool_dir, s)) {
+                Ok(m) => segs.push((
+                    s,
+                    if s == mseg {
+                        m.len().min(moff)
+                    } else {
+                        m.len()
+                    },
+                )),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.segment_gone(s, rep)?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let total: u64 = segs.iter().map(|&(_, l)| l).sum();
         let mut done = 0u64;
-        for (&s, &limit) in segs.iter().zip(&sizes) {
-            let mut sc = SegScanner::open(&self.spool_dir, s, SEG_HDR, true)?;
+        for (s, limit) in segs {
+            let mut sc = match SegScanner::open(&self.spool_dir, s, SEG_HDR, true) {
+                Ok(sc) => sc,
+                Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.segment_gone(s, rep)?;
+                    done += limit;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             sc.limit(limit);
             while let Some(item) = sc.next_item()? {
                 match item {
@@ -122,9 +259,29 @@ impl Store {
             done: total,
             total,
         });
-        // 2. history -> spool and overview (the history log's live records)
-        let mut tables: HashMap<u32, Option<redb::ReadOnlyTable<u64, &'static [u8]>>> =
-            HashMap::new();
+        Ok(())
+    }
+
+    /// A segment file listed a moment ago is gone: expiry dropped it (its `segments` row is
+    /// removed before the file), or it was lost, which is a problem.
+    fn segment_gone(&self, s: u32, rep: &mut CheckReport) -> Result<()> {
+        let txn = self.db.begin_read()?;
+        if txn.open_table(SEGMENTS)?.get(&s)?.is_some() {
+            rep.problem(format!("segment {s}: file missing"));
+        }
+        Ok(())
+    }
+
+    /// Phases 2 and 3 on one snapshot: history -> spool and overview, then overview ->
+    /// history and the group counters. Returns false when the history log was compacted
+    /// since the snapshot (the pass must start over on a new snapshot).
+    fn check_indexes(
+        &self,
+        snap: &CheckSnap,
+        rep: &mut CheckReport,
+        progress: &mut impl FnMut(Progress),
+    ) -> Result<bool> {
+        let txn = &snap.txn;
         let open_ov = |gid: u32| -> Result<Option<redb::ReadOnlyTable<u64, &'static [u8]>>> {
             let name = ov_name(gid);
             match txn.open_table(ov_def(&name)) {
@@ -133,92 +290,125 @@ impl Store {
                 Err(e) => Err(e.into()),
             }
         };
+        // problems that may come from writes after the snapshot, with their history key
+        let mut suspects: Vec<(u64, String)> = Vec::new();
+
+        // 2. history -> spool and overview: the log's records before the snapshot's length
+        // that are still their key's latest (so were the latest at the snapshot too; a record
+        // replaced since belongs to an article that changed, and is skipped)
+        let mut tables: HashMap<u32, Option<redb::ReadOnlyTable<u64, &'static [u8]>>> =
+            HashMap::new();
         let (hist_total, ..) = self.history.stats()?;
         let mut n = 0u64;
-        let mut cursor = Some(LOG_HDR);
-        while let Some(from) = cursor {
-            let mut entries = Vec::new();
-            cursor = self.history.scan(from, 4096, |_, v, live| {
-                if !live {
-                    return Ok(());
-                }
-                match decode::<HistValue<'_>>(v, "history") {
-                    Ok(hv) => {
-                        entries.extend(hv.entries.into_iter().map(HistEntry::into_owned));
+        let mut from = LOG_HDR;
+        while from < snap.hist_len {
+            if !self.same_history(snap)? {
+                return Ok(false);
+            }
+            let mut recs = Vec::new();
+            let mut next = self
+                .history
+                .scan(from, 4096, |k, v, live| keep_live(&mut recs, k, v, live))?;
+            if next.is_none_or(|c| c > snap.hist_len) {
+                // this slice ran past the snapshot's length: walk it again record by record
+                recs.clear();
+                let mut at = from;
+                while at < snap.hist_len {
+                    match self
+                        .history
+                        .scan(at, 1, |k, v, live| keep_live(&mut recs, k, v, live))?
+                    {
+                        Some(c) => at = c,
+                        None => break,
                     }
-                    Err(e) => entries.push(HistEntry::Rejected {
-                        id: format!("(undecodable history value: {e})").into(),
-                        at: i64::MIN,
-                    }),
                 }
-                Ok(())
-            })?;
-            for e in entries {
-                n += 1;
-                if n.is_multiple_of(4096) {
-                    progress(Progress {
-                        phase: "history",
-                        done: n,
-                        total: hist_total,
-                    });
-                }
-                let (id, token, places) = match e {
-                    HistEntry::Present {
-                        id, token, places, ..
-                    } => (id, token, places),
-                    HistEntry::Rejected { id, at } => {
-                        if at == i64::MIN {
-                            rep.problem(format!("history: {id}"));
+                next = None;
+            }
+            if !self.same_history(snap)? {
+                return Ok(false);
+            }
+            for (key, entries) in recs {
+                for e in entries {
+                    n += 1;
+                    if n.is_multiple_of(4096) {
+                        progress(Progress {
+                            phase: "history",
+                            done: n,
+                            total: hist_total,
+                        });
+                    }
+                    let (id, token, places) = match e {
+                        HistEntry::Present {
+                            id, token, places, ..
+                        } => (id, token, places),
+                        HistEntry::Rejected { id, at } => {
+                            if at == i64::MIN {
+                                suspects.push((key, format!("history: {id}")));
+                            }
+                            continue;
                         }
+                    };
+                    rep.articles += 1;
+                    let t = Token::from_bytes(&token);
+                    if self.is_quarantined(t) {
+                        suspects.push((key, format!("{id}: record is quarantined")));
                         continue;
                     }
-                };
-                rep.articles += 1;
-                let t = Token::from_bytes(&token);
-                if self.is_quarantined(t) {
-                    rep.problem(format!("{id}: record is quarantined"));
-                    continue;
-                }
-                match self.segs.get(t.segment) {
-                    Ok(f) => match spool::read_header(&f, t.segment, t.offset()) {
-                        Ok((h, _)) => {
-                            if h.id_hash != crate::format::id_hash(&id)
-                                || h.len != t.len
-                                || h.head_len != t.head_len
-                                || h.meta_len != t.meta_len
-                            {
-                                rep.problem(format!("{id}: spool record does not match"));
+                    match self.segs.get(t.segment) {
+                        Ok(f) => match spool::read_header(&f, t.segment, t.offset()) {
+                            Ok((h, _)) => {
+                                if h.id_hash != crate::format::id_hash(&id)
+                                    || h.len != t.len
+                                    || h.head_len != t.head_len
+                                    || h.meta_len != t.meta_len
+                                {
+                                    suspects
+                                        .push((key, format!("{id}: spool record does not match")));
+                                }
                             }
+                            Err(e) => suspects.push((key, format!("{id}: {e}"))),
+                        },
+                        Err(e) => {
+                            suspects.push((key, format!("{id}: segment {}: {e}", t.segment)));
                         }
-                        Err(e) => rep.problem(format!("{id}: {e}")),
-                    },
-                    Err(e) => rep.problem(format!("{id}: segment {}: {e}", t.segment)),
-                }
-                for (g, num) in places {
-                    let table = match tables.entry(g) {
-                        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                        std::collections::hash_map::Entry::Vacant(e) => e.insert(open_ov(g)?),
-                    };
-                    let row = match table {
-                        Some(t) => t.get(&num)?,
-                        None => None,
-                    };
-                    match row {
-                        Some(ov) => {
-                            let o: OverRec<'_> = decode(ov.value(), "overview")?;
-                            if o.message_id != id || o.token != token {
-                                rep.problem(format!("{id}: overview {g}:{num} disagrees"));
+                    }
+                    for (g, num) in places {
+                        let table = match tables.entry(g) {
+                            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                            std::collections::hash_map::Entry::Vacant(e) => e.insert(open_ov(g)?),
+                        };
+                        let row = match table {
+                            Some(t) => t.get(&num)?,
+                            None => None,
+                        };
+                        match row {
+                            Some(ov) => {
+                                let o: OverRec<'_> = decode(ov.value(), "overview")?;
+                                if o.message_id != id || o.token != token {
+                                    suspects
+                                        .push((key, format!("{id}: overview {g}:{num} disagrees")));
+                                }
                             }
+                            None => suspects
+                                .push((key, format!("{id}: overview row {g}:{num} missing"))),
                         }
-                        None => rep.problem(format!("{id}: overview row {g}:{num} missing")),
                     }
                 }
             }
+            if suspects.len() >= SETTLE_BATCH && !self.settle(snap, &mut suspects, rep)? {
+                return Ok(false);
+            }
+            match next {
+                Some(c) => from = c,
+                None => break,
+            }
         }
-        // 3. overview -> history, group counters
+        drop(tables);
+
+        // 3. overview -> history, group counters (all from the snapshot, except the history
+        // look-ups, which see the latest history: settled like the rest)
         let groups = txn.open_table(GROUPS)?;
         let mut per: HashMap<u32, (u64, u64, u64)> = HashMap::new();
-        drop(tables);
         let gids: Vec<u32> = {
             let t = txn.open_table(GROUP_IDS)?;
             let mut v = Vec::new();
@@ -251,7 +441,8 @@ impl Store {
                 e.1 = e.1.min(num);
                 e.2 = e.2.max(num);
                 let o: OverRec<'_> = decode(v.value(), "overview")?;
-                let ok = match self.history.get(crate::format::hist_key(&o.message_id))? {
+                let key = crate::format::hist_key(&o.message_id);
+                let ok = match self.history.get(key)? {
                     Some(hv) => {
                         let hv: HistValue<'_> = decode(&hv, "history")?;
                         hv.entries.iter().any(|e| {
@@ -262,12 +453,18 @@ impl Store {
                     None => false,
                 };
                 if !ok {
-                    rep.problem(format!(
-                        "overview {g}:{num} ({}) not in history",
-                        o.message_id
+                    suspects.push((
+                        key,
+                        format!("overview {g}:{num} ({}) not in history", o.message_id),
                     ));
+                    if suspects.len() >= SETTLE_BATCH && !self.settle(snap, &mut suspects, rep)? {
+                        return Ok(false);
+                    }
                 }
             }
+        }
+        if !self.settle(snap, &mut suspects, rep)? {
+            return Ok(false);
         }
         for item in groups.iter()? {
             let (k, v) = item?;
@@ -286,20 +483,64 @@ impl Store {
         for (g, (count, ..)) in per {
             rep.problem(format!("{count} overview rows for unknown group id {g}"));
         }
-        progress(Progress {
-            phase: "done",
-            done: 1,
-            total: 1,
-        });
-        Ok(rep)
+        Ok(true)
+    }
+
+    /// Reports the suspects whose history key has no record after the snapshot's length of
+    /// the log: their history is the snapshot's, so the disagreement was there at the
+    /// snapshot. Those with a later record changed after the snapshot and are dropped. Returns
+    /// false when the log was compacted since the snapshot (nothing can be settled then).
+    fn settle(
+        &self,
+        snap: &CheckSnap,
+        suspects: &mut Vec<(u64, String)>,
+        rep: &mut CheckReport,
+    ) -> Result<bool> {
+        if suspects.is_empty() {
+            return Ok(true);
+        }
+        let keys: HashSet<u64> = suspects.iter().map(|&(k, _)| k).collect();
+        let mut changed: HashSet<u64> = HashSet::new();
+        // Every change that could explain a suspect was published before the suspect was
+        // found, so before this length was read.
+        let (gen_id, end) = self.history.mark()?;
+        if gen_id != snap.gen_id {
+            return Ok(false);
+        }
+        let mut cursor = Some(snap.hist_len);
+        while let Some(from) = cursor.filter(|&c| c < end) {
+            cursor = self.history.scan(from, 4096, |k, _, _| {
+                if keys.contains(&k) {
+                    changed.insert(k);
+                }
+                Ok(())
+            })?;
+        }
+        if !self.same_history(snap)? {
+            return Ok(false);
+        }
+        for (k, p) in suspects.drain(..) {
+            if !changed.contains(&k) {
+                rep.problem(p);
+            }
+        }
+        Ok(true)
     }
 
     /// Regenerates history, overview, the active list's counters and the segment statistics
-    /// from the spool alone, into a new index file that replaces the old one. The store must
-    /// be closed. Group settings (status, description, creator, high water mark) are taken
-    /// from the old index when it can be read; groups only seen in the spool are created with
-    /// status `y`. Records failing a check are left out and reported. Remembered rejects are
-    /// not in the spool and are lost, except those from cancel tombstones.
+    /// from the spool alone, into a new index file that replaces the old one. Group settings
+    /// (status, description, creator, high water mark) are taken from the old index when it
+    /// can be read (a group whose record cannot be decoded is reported and loses its
+    /// settings); groups only seen in the spool are created with status `y`. Records failing
+    /// a check are left out and reported. Remembered rejects are not in the spool and are
+    /// lost, except those from cancel tombstones.
+    ///
+    /// The store must be closed. When its index is open elsewhere (a running server, another
+    /// handle or rebuild), this fails with redb's "database already open" error
+    /// ([`Error::Db`]) and changes nothing. The old index stays open (its redb lock held)
+    /// until the new files have replaced it, so a server cannot open the store in the middle
+    /// of a rebuild. (When there is no readable old index there is no lock to hold; a server
+    /// then refuses to open anyway while the spool has segments and the index is missing.)
     pub fn rebuild(
         root: impl AsRef<Path>,
         cfg: &Config,
@@ -311,20 +552,20 @@ impl Store {
         let tmp = root.join(format!("{INDEX_FILE}.rebuild"));
         let mut rep = RebuildReport::default();
         let mut old_groups: Vec<(String, GroupRec)> = Vec::new();
+        // Held until the new index has replaced it: its redb file lock keeps a server out.
+        let mut old_db: Option<redb::Database> = None;
         if index.exists() {
-            let old = (|| -> Result<()> {
-                let db = open_db(&index, cfg)?;
-                let r = db.begin_read()?;
-                let t = r.open_table(GROUPS)?;
-                for item in t.iter()? {
-                    let (k, v) = item?;
-                    old_groups.push((k.value().to_string(), decode(v.value(), "group")?));
+            match open_db(&index, cfg) {
+                Ok(db) => {
+                    old_groups = read_old_groups(&db, &mut rep);
+                    old_db = Some(db);
                 }
-                Ok(())
-            })();
-            if let Err(e) = old {
-                rep.problems.push(format!("old index unreadable: {e}"));
-                old_groups.clear();
+                // open elsewhere: a running server would go on with the files replaced
+                // under it, so refuse before anything is written
+                Err(e) if open_elsewhere(&e) => return Err(e),
+                Err(e) => rep.problems.push(format!(
+                    "old index unreadable: {e}; group settings are lost"
+                )),
             }
         }
         match std::fs::remove_file(&tmp) {
@@ -424,6 +665,7 @@ impl Store {
         std::fs::rename(&hist_tmp, &hist_path)?;
         std::fs::rename(&tmp, &index)?;
         spool::sync_dir(root)?;
+        drop(old_db);
         progress(Progress {
             phase: "rebuild",
             done: total,
@@ -431,6 +673,43 @@ impl Store {
         });
         Ok(rep)
     }
+}
+
+/// Whether opening the index failed because it is open elsewhere (redb's file lock is held).
+fn open_elsewhere(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Db(redb::Error::DatabaseAlreadyOpen | redb::Error::LockProtocolMismatch)
+    )
+}
+
+/// The groups of the old index. A record that cannot be decoded loses only its own group's
+/// settings; a failure to read the table keeps the groups read before it. Both are reported.
+fn read_old_groups(db: &redb::Database, rep: &mut RebuildReport) -> Vec<(String, GroupRec)> {
+    let mut groups = Vec::new();
+    let res = (|| -> Result<()> {
+        let r = db.begin_read()?;
+        let t = r.open_table(GROUPS)?;
+        for item in t.iter()? {
+            let (k, v) = item?;
+            match decode::<GroupRec>(v.value(), "group") {
+                Ok(g) => groups.push((k.value().to_string(), g)),
+                Err(e) if rep.problems.len() < MAX_PROBLEMS => rep.problems.push(format!(
+                    "old index: group {}: {e}; its settings are lost",
+                    k.value()
+                )),
+                Err(_) => {}
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = res {
+        rep.problems.push(format!(
+            "old index unreadable: {e}; the settings of {} groups were read, the rest are lost",
+            groups.len()
+        ));
+    }
+    groups
 }
 
 fn rebuild_item(w: &mut Wtx<'_>, s: u32, item: ScanItem, rep: &mut RebuildReport) -> Result<()> {
