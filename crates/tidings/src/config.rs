@@ -535,6 +535,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigErrors> {
 }
 
 /// Reads and parses a file; every error is returned.
+/// (See also [`Config::warnings`] for what is valid but probably not meant.)
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![err(
@@ -546,10 +547,10 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 }
 
 /// `tidings config check`: every error of the file (empty when it is good).
-pub fn check(path: &Path) -> Vec<ConfigError> {
+pub fn check(path: &Path) -> Result<Vec<String>, Vec<ConfigError>> {
     match load(path) {
-        Ok(_) => Vec::new(),
-        Err(ConfigErrors(v)) => v,
+        Ok(cfg) => Ok(cfg.warnings()),
+        Err(ConfigErrors(v)) => Err(v),
     }
 }
 
@@ -593,13 +594,38 @@ impl Config {
         let mut errors = Vec::new();
         if let Some(p) = &self.node.pathhost
             && (p.is_empty()
-                || p.bytes()
-                    .any(|b| b.is_ascii_whitespace() || b == b'!' || b.is_ascii_control()))
+                || p.bytes().any(|b| {
+                    b.is_ascii_whitespace() || b == b'!' || b == b':' || b.is_ascii_control()
+                }))
         {
             errors.push(err(
                 "node.pathhost",
-                "must be a non-empty name without spaces or '!'",
+                "must be a non-empty name without spaces, '!' or ':'",
             ));
+        }
+        for (key, v) in [
+            ("limits.idle_timeout_secs", self.limits.idle_timeout_secs),
+            (
+                "limits.handshake_timeout_secs",
+                self.limits.handshake_timeout_secs,
+            ),
+            ("limits.drain_timeout_secs", self.limits.drain_timeout_secs),
+            ("tls.reload_interval_secs", self.tls.reload_interval_secs),
+        ] {
+            if v > MAX_SECS {
+                errors.push(err(key, format!("must be at most {MAX_SECS} (a week)")));
+            }
+        }
+        if self.expire.every_minutes > MAX_SECS / 60 {
+            errors.push(err(
+                "expire.every_minutes",
+                format!("must be at most {} (a week)", MAX_SECS / 60),
+            ));
+        }
+        for (i, r) in self.expire.rule.iter().enumerate() {
+            if r.groups.trim().is_empty() {
+                errors.push(err(format!("expire.rule[{i}].groups"), "must not be empty"));
+            }
         }
         if self.node.data_dir.as_os_str().is_empty() {
             errors.push(err("node.data_dir", "must not be empty"));
@@ -703,6 +729,60 @@ impl Config {
             ));
         }
         errors
+    }
+}
+
+/// Largest value of the `*_secs` settings: a week.
+const MAX_SECS: u64 = 7 * 86_400;
+
+impl Config {
+    /// What is valid but probably not meant, or will fail at start: files the configuration
+    /// names that cannot be read, and access rules that admit anyone when a listener is on a
+    /// non-loopback address. `tidings config check` prints them; `serve` logs them.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut file = |key: String, path: &Path| {
+            if let Err(e) = std::fs::File::open(path) {
+                out.push(format!("{key}: {} cannot be read: {e}", path.display()));
+            }
+        };
+        if let Some(c) = &self.tls.cert {
+            file("tls.cert".into(), c);
+        }
+        if let Some(k) = &self.tls.key {
+            file("tls.key".into(), k);
+        }
+        if let Some(m) = &self.reader.motd_file {
+            file("reader.motd_file".into(), m);
+        }
+        for (i, p) in self.peer.iter().enumerate() {
+            if let Some(ca) = &p.ca_file {
+                file(format!("peer[{i}].ca_file"), ca);
+            }
+        }
+        let public: Vec<String> = self
+            .listeners()
+            .iter()
+            .filter(|l| !l.addr.ip().is_loopback())
+            .map(|l| l.addr.to_string())
+            .collect();
+        if !public.is_empty() {
+            for (i, r) in self.access.iter().enumerate() {
+                if r.from.is_empty() && r.users.is_empty() {
+                    let what = if r.post.trim().is_empty() {
+                        "read"
+                    } else {
+                        "read and post"
+                    };
+                    out.push(format!(
+                        "access[{i}]: no `from` and no `users`: anyone reaching {} may {what} \
+                         without logging in",
+                        public.join(", ")
+                    ));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -855,6 +935,56 @@ mod tests {
         parse("[transit]\nmax_age_days = 10\n").unwrap();
         parse("[transit]\nmax_age_days = 30\n[store]\nreject_retention_days = 30\n").unwrap();
         parse("[transit]\nmax_age_days = 0\n[store]\nreject_retention_days = 1\n").unwrap();
+    }
+
+    #[test]
+    fn pathhost_times_and_expire_rules() {
+        let e = parse("[node]\npathhost = \"a:b\"\n").unwrap_err();
+        assert_eq!(e.0[0].path, "node.pathhost", "{e}");
+        // `now + idle` must not overflow in a session
+        let e = parse("[limits]\nidle_timeout_secs = 9223372036854775807\n").unwrap_err();
+        assert_eq!(e.0[0].path, "limits.idle_timeout_secs", "{e}");
+        parse("[limits]\nidle_timeout_secs = 604800\n").unwrap();
+        let c = parse(
+            "[expire]\ndefault_max_age_days = 0\nevery_minutes = 5\n\
+             [[expire.rule]]\ngroups = \"alt.*\"\nmax_age_days = 3\n",
+        )
+        .unwrap();
+        let p = c.expire.policy();
+        assert_eq!(p.default_max_age, None);
+        assert_eq!(p.max_age("alt.test"), Some(3 * 86_400));
+        assert_eq!(p.max_age("misc.test"), None);
+        assert_eq!(
+            Config::default().expire.policy().max_age("x"),
+            Some(10 * 86_400)
+        );
+        let e = parse("[[expire.rule]]\ngroups = \"\"\nmax_age_days = 1\n").unwrap_err();
+        assert_eq!(e.0[0].path, "expire.rule[0].groups", "{e}");
+    }
+
+    #[test]
+    fn warnings_for_unreadable_files_and_open_access() {
+        // Defaults: loopback listeners, no files: nothing to say.
+        assert!(Config::default().warnings().is_empty());
+        let c = parse(
+            "[tls]\ncert = \"/nonexistent/cert.pem\"\nkey = \"/nonexistent/key.pem\"\n\
+             [[listen]]\naddr = \"192.0.2.1:119\"\n\
+             [[access]]\nread = \"*\"\n\
+             [[access]]\nusers = [\"*\"]\n",
+        )
+        .unwrap();
+        let w = c.warnings();
+        assert!(w.iter().any(|w| w.starts_with("tls.cert:")), "{w:?}");
+        assert!(w.iter().any(|w| w.starts_with("tls.key:")), "{w:?}");
+        assert!(
+            w.iter()
+                .any(|w| w.starts_with("access[0]:") && w.contains("read and post")),
+            "{w:?}"
+        );
+        assert!(!w.iter().any(|w| w.starts_with("access[1]")), "{w:?}");
+        // The same rule with loopback listeners only is not worth a warning.
+        let c = parse("[[access]]\nread = \"*\"\n").unwrap();
+        assert!(c.warnings().is_empty(), "{:?}", c.warnings());
     }
 
     #[test]

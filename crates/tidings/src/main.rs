@@ -195,18 +195,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Version => {
             println!("tidings {}", env!("CARGO_PKG_VERSION"));
         }
-        Command::Config(ConfigCommand::Check { file }) => {
-            let errors = config::check(&file);
-            if errors.is_empty() {
+        Command::Config(ConfigCommand::Check { file }) => match config::check(&file) {
+            Ok(warnings) => {
+                for w in &warnings {
+                    println!("{}: warning: {w}", file.display());
+                }
                 println!("{}: ok", file.display());
-            } else {
+            }
+            Err(errors) => {
                 for e in &errors {
                     println!("{}: {e}", file.display());
                 }
                 eprintln!("{} error(s)", errors.len());
                 return Ok(ExitCode::from(1));
             }
-        }
+        },
         Command::Serve => {
             let cfg = load_config(cli.config.as_deref())?;
             init_logging(&cfg.log.filter);

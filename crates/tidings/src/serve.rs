@@ -118,6 +118,9 @@ fn describe(group: &str) -> &'static str {
 
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(cfg: Config) -> Result<()> {
+    for w in cfg.warnings() {
+        tracing::warn!("configuration: {w}");
+    }
     let data_dir = cfg.node.data_dir.clone();
     create_data_dir(&data_dir)?;
     let pathhost = cfg.pathhost();
