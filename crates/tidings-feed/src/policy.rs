@@ -431,18 +431,15 @@ pub fn examine(
         groups: file_in,
         arrival: cx.now,
         expires,
-        subject: into_string(ov.subject),
-        from: into_string(ov.from),
-        date: into_string(ov.date),
-        references: into_string(ov.references),
+        // Overview text as it came: 8-bit (Latin-1, raw UTF-8, broken) bytes are kept.
+        subject: ov.subject,
+        from: ov.from,
+        date: ov.date,
+        references: ov.references,
         lines: ov.lines,
         bytes,
         ..OwnedArticle::default()
     })
-}
-
-fn into_string(v: Vec<u8>) -> String {
-    String::from_utf8(v).unwrap_or_else(|e| lossy(e.as_bytes()))
 }
 
 /// One edit of the stored form: a field's raw range (name to line end) and whether it is
@@ -736,7 +733,7 @@ mod tests {
             );
             let ov = Overview::from_article(&want).unwrap();
             assert_eq!(
-                (o.subject.as_bytes(), o.lines),
+                (o.subject.as_slice(), o.lines),
                 (ov.subject.as_slice(), ov.lines)
             );
             ran += 1;

@@ -1,6 +1,5 @@
 //! One reader session: the command loop, reply batching, and the commands themselves.
 
-use std::fmt::Write as _;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
@@ -224,18 +223,27 @@ fn header_value(head: &[u8], name: &str) -> Vec<u8> {
         .unwrap_or_default()
 }
 
+/// One OVER line: the stored fields as bytes (8-bit header text goes out as it came in).
 fn overview_line(o: &tidings_store::OverviewRef<'_>, number: u64) -> Vec<u8> {
-    let mut s = String::with_capacity(256);
-    let _ = write!(
-        s,
-        "{number}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t",
-        o.subject, o.from, o.date, o.message_id, o.references, o.bytes, o.lines
-    );
-    if !o.xref.is_empty() {
-        s.push_str("Xref: ");
-        s.push_str(o.xref);
+    let mut s =
+        Vec::with_capacity(64 + o.subject.len() + o.from.len() + o.references.len() + o.xref.len());
+    let _ = std::io::Write::write_fmt(&mut s, format_args!("{number}\t"));
+    for f in [
+        o.subject,
+        o.from,
+        o.date,
+        o.message_id.as_bytes(),
+        o.references,
+    ] {
+        s.extend_from_slice(f);
+        s.push(b'\t');
     }
-    s.into_bytes()
+    let _ = std::io::Write::write_fmt(&mut s, format_args!("{}\t{}\t", o.bytes, o.lines));
+    if !o.xref.is_empty() {
+        s.extend_from_slice(b"Xref: ");
+        s.extend_from_slice(o.xref.as_bytes());
+    }
+    s
 }
 
 type Failure = (ReplyCode, &'static str);
@@ -1151,7 +1159,7 @@ impl Session {
                 let mut v = None;
                 if let Some(f) = ov {
                     let r = self.svc.store.overview(&g, n..=n, |o| {
-                        v = Some(o.field(f).as_bytes().to_vec());
+                        v = Some(o.field(f).into_owned());
                         false
                     });
                     if r.is_err() {
@@ -1180,7 +1188,7 @@ impl Session {
                     .store_op(inline, move |s| {
                         let mut out = Vec::new();
                         s.overview(&g, range, |o| {
-                            let v = ov.map(|f| o.field(f).as_bytes().to_vec());
+                            let v = ov.map(|f| o.field(f).into_owned());
                             out.push((o.number.to_string(), o.token, v));
                             true
                         })

@@ -684,3 +684,32 @@ async fn motd_and_static_lists() {
         "{list}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overview_keeps_8bit_header_text_as_it_came() {
+    let s = server(Options::default());
+    let mut c = greeted(&s).await;
+    // A Latin-1 Subject and From (not UTF-8): OVER, HDR and XPAT give the bytes back as INN
+    // does, not U+FFFD replacement characters.
+    let mut art = b"From: J\xf6rg <j@example.org>\r\nNewsgroups: misc.test\r\nSubject: caf\xe9 cr\xe8me\r\n\r\nbody\r\n".to_vec();
+    let r = c.post(&art).await;
+    assert!(r.starts_with("240"), "{r}");
+    art.clear();
+    assert!(c.cmd("GROUP misc.test").await.starts_with("211 1"));
+    assert!(c.cmd("OVER 1").await.starts_with("224"));
+    let over = c.block().await;
+    let fields: Vec<&[u8]> = over.split(|&b| b == b'\t').collect();
+    assert_eq!(
+        fields[1],
+        b"caf\xe9 cr\xe8me",
+        "{:?}",
+        String::from_utf8_lossy(&over)
+    );
+    assert_eq!(fields[2], b"J\xf6rg <j@example.org>");
+    assert!(c.cmd("HDR Subject 1").await.starts_with("225"));
+    assert_eq!(c.block().await, b"1 caf\xe9 cr\xe8me\r\n");
+    assert!(c.cmd("XHDR From 1").await.starts_with("221"));
+    assert_eq!(c.block().await, b"1 J\xf6rg <j@example.org>\r\n");
+    assert!(c.cmd("XPAT Subject 1 caf*").await.starts_with("221"));
+    assert_eq!(c.block().await, b"1 caf\xe9 cr\xe8me\r\n");
+}

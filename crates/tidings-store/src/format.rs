@@ -311,13 +311,13 @@ pub(crate) struct RecordMeta<'a> {
     pub places: Vec<(Cow<'a, str>, u64)>,
     pub expires: Option<i64>,
     #[serde(borrow)]
-    pub subject: Cow<'a, str>,
+    pub subject: Cow<'a, [u8]>,
     #[serde(borrow)]
-    pub from: Cow<'a, str>,
+    pub from: Cow<'a, [u8]>,
     #[serde(borrow)]
-    pub date: Cow<'a, str>,
+    pub date: Cow<'a, [u8]>,
     #[serde(borrow)]
-    pub references: Cow<'a, str>,
+    pub references: Cow<'a, [u8]>,
     pub lines: u64,
     /// Xref value as generated (`pathhost group:n ...`).
     #[serde(borrow)]
@@ -459,7 +459,9 @@ pub(crate) struct HistValue<'a> {
     pub entries: Vec<HistEntry<'a>>,
 }
 
-/// Value of the overview table.
+/// Value of the overview table. Subject, From, Date and References are bytes (8-bit header
+/// text is kept as it came); postcard encodes a byte string exactly as it encodes a `str`
+/// (length, then the bytes), so records written when these were `str` read unchanged.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub(crate) struct OverRec<'a> {
     pub v: u8,
@@ -469,15 +471,15 @@ pub(crate) struct OverRec<'a> {
     pub bytes: u64,
     pub lines: u64,
     #[serde(borrow)]
-    pub subject: Cow<'a, str>,
+    pub subject: Cow<'a, [u8]>,
     #[serde(borrow)]
-    pub from: Cow<'a, str>,
+    pub from: Cow<'a, [u8]>,
     #[serde(borrow)]
-    pub date: Cow<'a, str>,
+    pub date: Cow<'a, [u8]>,
     #[serde(borrow)]
     pub message_id: Cow<'a, str>,
     #[serde(borrow)]
-    pub references: Cow<'a, str>,
+    pub references: Cow<'a, [u8]>,
     /// Xref value without the `Xref: ` prefix.
     #[serde(borrow)]
     pub xref: Cow<'a, str>,
@@ -548,6 +550,55 @@ pub(crate) fn head_end(bytes: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The overview record as it was when its text fields were `str`.
+    #[derive(Serialize, Deserialize)]
+    struct StrOverRec<'a> {
+        v: u8,
+        token: [u8; Token::SIZE],
+        arrival: i64,
+        expires: Option<i64>,
+        bytes: u64,
+        lines: u64,
+        subject: &'a str,
+        from: &'a str,
+        date: &'a str,
+        message_id: &'a str,
+        references: &'a str,
+        xref: &'a str,
+    }
+
+    #[test]
+    fn byte_text_fields_keep_the_str_encoding() {
+        let old = StrOverRec {
+            v: IDX_VERSION,
+            token: [3; Token::SIZE],
+            arrival: 17,
+            expires: Some(-1),
+            bytes: 300,
+            lines: 4,
+            subject: "Re: caf\u{e9} \u{1f600}",
+            from: "A <a@example.org>",
+            date: "Tue, 01 Dec 2026 00:00:00 +0000",
+            message_id: "<a@example.org>",
+            references: "<r@example.org>",
+            xref: "host misc.test:1",
+        };
+        let old_bytes = encode(&old).unwrap();
+        let rec: OverRec<'_> = decode(&old_bytes, "overview").unwrap();
+        assert_eq!(&*rec.subject, old.subject.as_bytes());
+        assert_eq!(&*rec.references, old.references.as_bytes());
+        assert!(matches!(rec.subject, Cow::Borrowed(_)), "decoding borrows");
+        assert_eq!(encode(&rec).unwrap(), old_bytes, "same bytes on disk");
+        // and a Latin-1 subject (not UTF-8) round-trips as bytes
+        let latin = OverRec {
+            subject: Cow::Borrowed(b"caf\xe9"),
+            ..rec
+        };
+        let latin_bytes = encode(&latin).unwrap();
+        let back: OverRec<'_> = decode(&latin_bytes, "overview").unwrap();
+        assert_eq!(&*back.subject, b"caf\xe9");
+    }
 
     #[test]
     fn hist_find_walks_postcard() {

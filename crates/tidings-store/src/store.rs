@@ -72,13 +72,13 @@ impl Default for Config {
 #[derive(Clone, Debug, Default)]
 pub struct OverviewInput<'a> {
     /// Subject header value.
-    pub subject: &'a str,
+    pub subject: &'a [u8],
     /// From header value.
-    pub from: &'a str,
+    pub from: &'a [u8],
     /// Date header value.
-    pub date: &'a str,
+    pub date: &'a [u8],
     /// References header value.
-    pub references: &'a str,
+    pub references: &'a [u8],
     /// Number of body lines.
     pub lines: u64,
 }
@@ -227,15 +227,15 @@ pub struct OverviewRef<'a> {
     /// Article number in the group scanned.
     pub number: u64,
     /// Subject.
-    pub subject: &'a str,
+    pub subject: &'a [u8],
     /// From.
-    pub from: &'a str,
+    pub from: &'a [u8],
     /// Date.
-    pub date: &'a str,
+    pub date: &'a [u8],
     /// Message-ID.
     pub message_id: &'a str,
     /// References.
-    pub references: &'a str,
+    pub references: &'a [u8],
     /// `:bytes`: size of the stored article (with Xref).
     pub bytes: u64,
     /// `:lines`: body lines.
@@ -270,17 +270,18 @@ pub enum OverviewField {
 }
 
 impl OverviewRef<'_> {
-    /// The value of one field, for HDR.
-    pub fn field(&self, f: OverviewField) -> Cow<'_, str> {
+    /// The value of one field, for HDR: the bytes as stored (8-bit header text is kept as it
+    /// came, as INN's overview keeps it).
+    pub fn field(&self, f: OverviewField) -> Cow<'_, [u8]> {
         match f {
             OverviewField::Subject => self.subject.into(),
             OverviewField::From => self.from.into(),
             OverviewField::Date => self.date.into(),
-            OverviewField::MessageId => self.message_id.into(),
+            OverviewField::MessageId => self.message_id.as_bytes().into(),
             OverviewField::References => self.references.into(),
-            OverviewField::Bytes => self.bytes.to_string().into(),
-            OverviewField::Lines => self.lines.to_string().into(),
-            OverviewField::Xref => self.xref.into(),
+            OverviewField::Bytes => self.bytes.to_string().into_bytes().into(),
+            OverviewField::Lines => self.lines.to_string().into_bytes().into(),
+            OverviewField::Xref => self.xref.as_bytes().into(),
         }
     }
 }

@@ -32,13 +32,13 @@ pub struct OwnedArticle {
     /// Expires header as unix seconds, if honoured.
     pub expires: Option<i64>,
     /// Subject header value (tab-sanitised).
-    pub subject: String,
+    pub subject: Vec<u8>,
     /// From header value (tab-sanitised).
-    pub from: String,
+    pub from: Vec<u8>,
     /// Date header value (tab-sanitised).
-    pub date: String,
+    pub date: Vec<u8>,
     /// References header value (tab-sanitised).
-    pub references: String,
+    pub references: Vec<u8>,
     /// Number of body lines.
     pub lines: u64,
     /// Peers to queue it for (see [`NewArticle::feeds`]). Left empty, the writer's

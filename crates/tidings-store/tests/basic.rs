@@ -343,12 +343,15 @@ fn expiry_reclaims_segments_in_slices() {
     store
         .overview("misc.misc", 1..=3, |o| {
             subjects.push(o.field(OverviewField::Subject).into_owned());
-            assert_eq!(o.field(OverviewField::Bytes), o.bytes.to_string());
+            assert_eq!(
+                o.field(OverviewField::Bytes),
+                o.bytes.to_string().into_bytes()
+            );
             true
         })
         .unwrap();
     assert_eq!(subjects.len(), 3);
-    assert_eq!(subjects[0], arts[0].subject);
+    assert_eq!(subjects[0], arts[0].subject.as_bytes());
     let rep = store.check(|_| {}).unwrap();
     assert!(rep.is_ok(), "{rep:?}");
     // survives a reopen, and rebuild agrees

@@ -37,7 +37,7 @@ fn store(s: &Store, items: &[(&str, &[&str])], arrival: i64) -> Vec<StoreOutcome
             arrival,
             expires: None,
             overview: OverviewInput {
-                subject: "s",
+                subject: b"s",
                 lines: 1,
                 ..OverviewInput::default()
             },

@@ -20,9 +20,9 @@ fn article(i: usize) -> OwnedArticle {
         message_id: id,
         groups: vec!["misc.test".into()],
         arrival: 1_000 + i as i64,
-        subject: format!("s{i}"),
-        from: "a@b.example".into(),
-        date: "Tue, 01 Dec 2026 00:00:00 +0000".into(),
+        subject: format!("s{i}").into_bytes(),
+        from: b"a@b.example".to_vec(),
+        date: b"Tue, 01 Dec 2026 00:00:00 +0000".to_vec(),
         lines: 1,
         ..OwnedArticle::default()
     }

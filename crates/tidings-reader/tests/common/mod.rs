@@ -308,9 +308,7 @@ pub fn seed(s: &Server) {
         .iter()
         .map(|(id, bytes, groups)| {
             let ov = tidings_article::Overview::from_article(bytes).unwrap();
-            let leak = |v: Vec<u8>| -> &'static str {
-                Box::leak(String::from_utf8(v).unwrap().into_boxed_str())
-            };
+            let leak = |v: Vec<u8>| -> &'static [u8] { Box::leak(v.into_boxed_slice()) };
             tidings_store::NewArticle {
                 bytes,
                 message_id: id,
