@@ -295,6 +295,17 @@ impl Store {
     /// On an error nothing of the batch is reported stored and the writer is disabled until the
     /// store is reopened (recovery then indexes whatever reached the spool).
     pub fn store_batch(&self, batch: &[NewArticle<'_>]) -> Result<Vec<StoreOutcome>> {
+        self.store_batch_remembering(batch, &[])
+    }
+
+    /// [`Store::store_batch`], and in the same commit remembers `rejects` (message-id, time)
+    /// as refused, as [`Store::remember_rejects`] does: the group commit of the writer, which
+    /// takes articles and rejections from many sessions at once.
+    pub fn store_batch_remembering(
+        &self,
+        batch: &[NewArticle<'_>],
+        rejects: &[(&str, i64)],
+    ) -> Result<Vec<StoreOutcome>> {
         let cfg = BatchCfg {
             dir: &self.spool_dir,
             seg_size: self.cfg.segment_size,
@@ -332,7 +343,8 @@ impl Store {
             } = p1;
             std::thread::scope(|s| -> Result<()> {
                 let spool = s.spawn(|| w.sync(durable));
-                let res = index_staged(wtx, staged, &mut out);
+                let res = index_staged(wtx, staged, &mut out)
+                    .and_then(|()| crate::store::put_rejects(wtx, rejects));
                 let synced = join(spool, "spool writer");
                 res.and(synced)
             })?;

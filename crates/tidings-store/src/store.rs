@@ -904,21 +904,8 @@ impl Store {
 
     /// Remembers several refused message-ids in one commit.
     pub fn remember_rejects(&self, ids: &[&str], now: i64) -> Result<()> {
-        self.write_op(|_, wtx| {
-            for id in ids {
-                if let Some(HistEntry::Present { .. }) = wtx.hist_get(id)? {
-                    continue;
-                }
-                wtx.hist_put(
-                    id,
-                    Some(HistEntry::Rejected {
-                        id: (*id).into(),
-                        at: now,
-                    }),
-                )?;
-            }
-            Ok(())
-        })
+        let rejects: Vec<(&str, i64)> = ids.iter().map(|id| (*id, now)).collect();
+        self.write_op(|_, wtx| put_rejects(wtx, &rejects))
     }
 
     /// Makes everything written so far durable (useful with `durable: false`).
@@ -1352,6 +1339,21 @@ pub(crate) fn apply_record(
         }
     }
     Ok(true)
+}
+
+/// Remembers each (message-id, time) as refused, unless the id is stored (a refused copy of
+/// an article that is here changes nothing).
+pub(crate) fn put_rejects(wtx: &mut Wtx<'_>, rejects: &[(&str, i64)]) -> Result<()> {
+    for &(id, at) in rejects {
+        if !valid_message_id(id) {
+            continue;
+        }
+        if let Some(HistEntry::Present { .. }) = wtx.hist_get(id)? {
+            continue;
+        }
+        wtx.hist_put(id, Some(HistEntry::Rejected { id: id.into(), at }))?;
+    }
+    Ok(())
 }
 
 /// How far before a NEWNEWS date the search for the first new row in a group starts (see

@@ -75,6 +75,10 @@ pub type WriteResult = Result<StoreOutcome, Arc<crate::Error>>;
 /// Called once per submitted article, on the writer thread, after its batch is durable.
 pub type Completion = Box<dyn FnOnce(WriteResult) + Send + 'static>;
 
+/// Called once per [`Writer::remember_reject`], on the writer thread, after the batch that
+/// recorded it is durable (or with the error that failed the batch).
+pub type RejectCompletion = Box<dyn FnOnce(Result<(), Arc<crate::Error>>) + Send + 'static>;
+
 /// Chooses the peers an article is queued for, when its submitter left
 /// [`OwnedArticle::feeds`] empty (the daemon installs one built from its peer configuration, so
 /// every path into the store — transit and POST — is routed the same way). Runs on the
@@ -140,8 +144,15 @@ struct Job {
     done: Completion,
 }
 
+struct RejectJob {
+    id: String,
+    at: i64,
+    done: RejectCompletion,
+}
+
 enum Msg {
     Job(Box<Job>),
+    Reject(Box<RejectJob>),
     Stop,
 }
 
@@ -211,8 +222,26 @@ impl Writer {
             .send(Msg::Job(Box::new(Job { article, done })))
             .map_err(|e| match e.0 {
                 Msg::Job(job) => WriterClosed(Box::new(job.article)),
-                Msg::Stop => WriterClosed(Box::default()),
+                Msg::Reject(_) | Msg::Stop => WriterClosed(Box::default()),
             })
+    }
+
+    /// Queues a refused message-id to be remembered (as [`Store::remember_reject`]) in the
+    /// next group commit, with the articles that arrive meanwhile: a feed that sends many
+    /// unwanted articles costs one commit per batch, not one per article. `done` is called
+    /// once the batch is durable.
+    ///
+    /// # Errors
+    /// [`WriterClosed`] when the writer has stopped (`done` is not called).
+    pub fn remember_reject(
+        &self,
+        id: String,
+        at: i64,
+        done: RejectCompletion,
+    ) -> Result<(), WriterClosed> {
+        self.tx
+            .send(Msg::Reject(Box::new(RejectJob { id, at, done })))
+            .map_err(|_| WriterClosed(Box::default()))
     }
 
     /// Stores everything queued so far, stops the thread and waits for it. Idempotent.
@@ -235,46 +264,74 @@ struct LoopHooks<'h> {
     failed: Option<&'h FailedHook>,
 }
 
+/// What one group commit takes: articles and message-ids to remember as refused.
+#[derive(Default)]
+struct Pending {
+    jobs: Vec<Job>,
+    rejects: Vec<RejectJob>,
+    bytes: usize,
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        self.jobs.len() + self.rejects.len()
+    }
+
+    fn add(&mut self, msg: Msg) -> bool {
+        match msg {
+            Msg::Job(job) => {
+                self.bytes += job.article.bytes.len();
+                self.jobs.push(*job);
+            }
+            Msg::Reject(r) => self.rejects.push(*r),
+            Msg::Stop => return false,
+        }
+        true
+    }
+}
+
 fn writer_loop(store: &Store, rx: &Receiver<Msg>, cfg: WriterConfig, hooks: LoopHooks<'_>) {
     let max_batch = cfg.max_batch.max(1);
-    let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
+    let mut p = Pending::default();
     let mut stopping = false;
     while !stopping {
         // Block for the first message of each batch; every sender gone means stop.
         match rx.recv() {
-            Ok(Msg::Job(job)) => jobs.push(*job),
-            Ok(Msg::Stop) | Err(_) => stopping = true,
+            Ok(msg) => stopping = !p.add(msg),
+            Err(_) => stopping = true,
         }
-        let mut bytes: usize = jobs.iter().map(|j| j.article.bytes.len()).sum();
         // Take what queued up meanwhile; when stopping, take everything that is left.
-        while stopping || (jobs.len() < max_batch && bytes < cfg.max_batch_bytes) {
+        while stopping || (p.len() < max_batch && p.bytes < cfg.max_batch_bytes) {
             match rx.try_recv() {
-                Ok(Msg::Job(job)) => {
-                    bytes += job.article.bytes.len();
-                    jobs.push(*job);
-                    if stopping && jobs.len() >= max_batch {
-                        commit(store, &mut jobs, hooks);
-                        bytes = 0;
+                Ok(msg) => {
+                    if !p.add(msg) {
+                        stopping = true;
+                    }
+                    if stopping && p.len() >= max_batch {
+                        commit(store, &mut p, hooks);
                     }
                 }
-                Ok(Msg::Stop) => stopping = true,
                 Err(_) => break,
             }
         }
-        commit(store, &mut jobs, hooks);
+        commit(store, &mut p, hooks);
     }
 }
 
-/// Stores `jobs` as one batch and answers each of them; leaves `jobs` empty.
-fn commit(store: &Store, jobs: &mut Vec<Job>, hooks: LoopHooks<'_>) {
-    if jobs.is_empty() {
+/// Stores the pending articles and rejections as one batch and answers each of them; leaves
+/// `p` empty.
+fn commit(store: &Store, p: &mut Pending, hooks: LoopHooks<'_>) {
+    if p.len() == 0 {
         return;
     }
+    p.bytes = 0;
+    let jobs = &mut p.jobs;
     let queued = hooks.queued;
     let mut peers: Vec<String> = Vec::new();
     let result = {
         let batch: Vec<NewArticle<'_>> = jobs.iter().map(|j| j.article.as_new()).collect();
-        store.store_batch(&batch)
+        let rejects: Vec<(&str, i64)> = p.rejects.iter().map(|r| (r.id.as_str(), r.at)).collect();
+        store.store_batch_remembering(&batch, &rejects)
     };
     match result {
         Ok(outcomes) => {
@@ -292,6 +349,9 @@ fn commit(store: &Store, jobs: &mut Vec<Job>, hooks: LoopHooks<'_>) {
             for (job, outcome) in jobs.drain(..).zip(outcomes) {
                 (job.done)(Ok(outcome));
             }
+            for r in p.rejects.drain(..) {
+                (r.done)(Ok(()));
+            }
         }
         Err(e) => {
             if let Some(hook) = hooks.failed {
@@ -300,6 +360,9 @@ fn commit(store: &Store, jobs: &mut Vec<Job>, hooks: LoopHooks<'_>) {
             let e = Arc::new(e);
             for job in jobs.drain(..) {
                 (job.done)(Err(Arc::clone(&e)));
+            }
+            for r in p.rejects.drain(..) {
+                (r.done)(Err(Arc::clone(&e)));
             }
         }
     }

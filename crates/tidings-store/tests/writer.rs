@@ -125,3 +125,56 @@ fn shutdown_stores_what_is_queued_then_refuses() {
     assert_eq!(err.0.message_id, "<w500@test.example>");
     clone.shutdown(); // idempotent
 }
+
+#[test]
+fn rejections_are_remembered_in_the_group_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), Config::default()).unwrap());
+    store
+        .add_group("misc.test", GroupStatus::Posting, 0, "test", "")
+        .unwrap();
+    let writer = Writer::start(Arc::clone(&store), WriterConfig::default()).unwrap();
+    let (tx, rx) = mpsc::channel();
+    // Articles and rejections interleaved; a rejection of a stored article changes nothing.
+    for i in 0..100 {
+        let t = tx.clone();
+        writer
+            .submit(article(i), Box::new(move |r| t.send(r.is_ok()).unwrap()))
+            .unwrap();
+        let t = tx.clone();
+        let id = if i % 10 == 0 {
+            format!("<w{i}@test.example>")
+        } else {
+            format!("<rej{i}@test.example>")
+        };
+        writer
+            .remember_reject(id, 5, Box::new(move |r| t.send(r.is_ok()).unwrap()))
+            .unwrap();
+    }
+    drop(tx);
+    let done: Vec<bool> = rx.iter().take(200).collect();
+    assert_eq!(done.len(), 200);
+    assert!(done.iter().all(|ok| *ok));
+    for i in 0..100 {
+        assert!(matches!(
+            store.lookup(&format!("<w{i}@test.example>")).unwrap(),
+            Lookup::Present(_)
+        ));
+        if i % 10 != 0 {
+            assert_eq!(
+                store.lookup(&format!("<rej{i}@test.example>")).unwrap(),
+                Lookup::Rejected
+            );
+        }
+    }
+    writer.shutdown();
+    // durable: still there after reopening
+    drop(writer);
+    let store = Arc::try_unwrap(store).ok().unwrap();
+    store.close().unwrap();
+    let store = Store::open(dir.path(), Config::default()).unwrap();
+    assert_eq!(
+        store.lookup("<rej7@test.example>").unwrap(),
+        Lookup::Rejected
+    );
+}

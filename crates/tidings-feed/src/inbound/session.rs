@@ -624,20 +624,26 @@ impl Session {
                     return self.push(Pending::Ready(reply)).await;
                 }
                 // Remember before answering (and before releasing the claim), so that a
-                // re-offer is refused at once.
+                // re-offer is refused at once. The writer records it in its next group
+                // commit, with whatever else arrives meanwhile.
                 let (tx, rx) = oneshot::channel();
-                let store = Arc::clone(&self.svc.store);
                 let now = (self.svc.clock)();
-                let id = id.to_owned();
-                tokio::spawn(async move {
-                    let r =
-                        tokio::task::spawn_blocking(move || store.remember_reject(&id, now)).await;
-                    if !matches!(r, Ok(Ok(()))) {
-                        tracing::warn!("could not remember a rejected message-id");
+                let done = Box::new(move |r: Result<(), Arc<tidings_store::Error>>| {
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, "could not remember a rejected message-id");
                     }
                     drop(guard);
                     let _ = tx.send(reply);
                 });
+                if self
+                    .svc
+                    .writer
+                    .remember_reject(id.to_owned(), now, done)
+                    .is_err()
+                {
+                    // The writer has stopped (shutting down): the session ends.
+                    return Err(Closed);
+                }
                 self.push(Pending::Wait(rx)).await
             }
             (_, _) => {
