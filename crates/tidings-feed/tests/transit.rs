@@ -492,3 +492,28 @@ async fn shutdown_says_goodbye() {
         TransitEnd::Closed
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_never_followed_by_takethis_are_bounded() {
+    // 65,536 ids answered 238 and never sent: the next new id gets 431 (try later) instead
+    // of another claim; a TAKETHIS for one of them frees its place.
+    let s = server(TransitConfig::default());
+    let mut c = s.connect().await;
+    assert!(c.cmd("MODE STREAM").await.starts_with("203"));
+    const N: usize = 65_536;
+    let mut batch = Vec::with_capacity(N * 24);
+    for i in 0..=N {
+        batch.extend_from_slice(format!("CHECK <c{i}@x>\r\n").as_bytes());
+    }
+    c.send(&batch).await;
+    for i in 0..N {
+        assert_eq!(c.line().await, format!("238 <c{i}@x>"));
+    }
+    assert_eq!(c.line().await, format!("431 <c{N}@x>"));
+    let (_, wire) = article("<c0@x>", "misc.test", "peer.test!o", &date(0), b"b\r\n");
+    assert_eq!(takethis(&mut c, "<c0@x>", &wire).await, "239 <c0@x>");
+    assert_eq!(
+        c.cmd(&format!("CHECK <c{N}@x>")).await,
+        format!("238 <c{N}@x>")
+    );
+}

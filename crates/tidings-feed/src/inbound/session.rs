@@ -36,6 +36,15 @@ const FLUSH_AT: usize = 64 * 1024;
 /// backpressure), so memory stays bounded however deep the peer pipelines. The bytes of the
 /// articles among them are bounded by `[transit] max_pending_bytes` ([`Session::unstored`]).
 const MAX_PENDING: usize = 4096;
+
+/// Most ids a session holds answered 238 to CHECK and not yet sent by TAKETHIS; past it a
+/// CHECK of a new id gets 431 (try later). A feeder sends each TAKETHIS right after its 238,
+/// so only a peer that never sends them reaches this.
+const MAX_CHECKED: usize = 65_536;
+
+/// Most group names a session remembers as carried or not (the cache is cleared past it).
+const MAX_CARRIED_CACHE: usize = 10_000;
+
 /// How long the last replies may take to write at the end.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -495,6 +504,15 @@ impl Session {
             PeerCounters::add(&self.counters().deferred, 1);
             return self.reply(ReplyCode::CHECK_LATER, id).await;
         };
+        if history == History::Unknown
+            && !self.checked.contains_key(id)
+            && self.checked.len() >= MAX_CHECKED
+        {
+            // Answered 238 this many times without the TAKETHIS that should follow: ask the
+            // peer to offer it again later rather than keep claims without bound.
+            PeerCounters::add(&self.counters().deferred, 1);
+            return self.reply(ReplyCode::CHECK_LATER, id).await;
+        }
         let mut elsewhere = false;
         if history == History::Unknown && !self.checked.contains_key(id) {
             match self.svc.in_flight.claim(id, Instant::now()) {
@@ -586,6 +604,10 @@ impl Session {
             }
             let c =
                 matches!(store.group(g), Ok(Some(info)) if info.status != GroupStatus::Disabled);
+            // A peer can name any number of groups; the cache is only a shortcut.
+            if cache.len() >= MAX_CARRIED_CACHE {
+                cache.clear();
+            }
             cache.insert(g.to_owned(), c);
             c
         };
