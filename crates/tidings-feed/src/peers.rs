@@ -84,7 +84,34 @@ pub struct PeerConfig {
     /// Outbound: try MODE STREAM (CHECK/TAKETHIS); false, or a refusal, means IHAVE.
     #[serde(default = "default_true")]
     pub streaming: bool,
+    /// Outbound: how long a connection may make no progress (a write, or the reply awaited)
+    /// before it is closed and its articles offered again. Default 60.
+    #[serde(default = "default_response_timeout")]
+    pub response_timeout_secs: u64,
+    /// Outbound: how long an article the peer deferred (431, 436) waits before it is offered
+    /// again. Default 30.
+    #[serde(default = "default_retry")]
+    pub retry_secs: u64,
+    /// Outbound: the longest wait between reconnection attempts (the wait doubles from one
+    /// second after each failure). Default 120.
+    #[serde(default = "default_max_reconnect")]
+    pub max_reconnect_secs: u64,
 }
+
+fn default_response_timeout() -> u64 {
+    60
+}
+
+fn default_retry() -> u64 {
+    30
+}
+
+fn default_max_reconnect() -> u64 {
+    120
+}
+
+/// Largest of the `*_secs` settings of a peer: a day.
+const MAX_PEER_SECS: u64 = 86_400;
 
 /// Largest `window`. A round writes all its CHECK (or TAKETHIS) commands before it reads a
 /// reply, so the replies of a whole window must fit in the socket buffers between the two
@@ -142,6 +169,9 @@ impl PeerConfig {
             max_size: None,
             distributions: Vec::new(),
             streaming: true,
+            response_timeout_secs: default_response_timeout(),
+            retry_secs: default_retry(),
+            max_reconnect_secs: default_max_reconnect(),
         }
     }
 
@@ -182,6 +212,18 @@ impl PeerConfig {
                 .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
             if !ok {
                 out.push(("addr".to_owned(), format!("{a:?} is not HOST:PORT")));
+            }
+        }
+        for (key, v) in [
+            ("response_timeout_secs", self.response_timeout_secs),
+            ("retry_secs", self.retry_secs),
+            ("max_reconnect_secs", self.max_reconnect_secs),
+        ] {
+            if !(1..=MAX_PEER_SECS).contains(&v) {
+                out.push((
+                    key.to_owned(),
+                    format!("must be 1..={MAX_PEER_SECS} (a day)"),
+                ));
             }
         }
         if !(1..=64).contains(&self.connections) {
@@ -447,6 +489,28 @@ mod tests {
             assert_eq!(problems[0].0, "window");
             assert!(problems[0].1.contains("1..=1024"), "{}", problems[0].1);
         }
+    }
+
+    #[test]
+    fn feeder_timings() {
+        let p = peer(
+            "name = \"a\"\naddr = \"h:119\"\nresponse_timeout_secs = 300\nretry_secs = 5\n\
+             max_reconnect_secs = 3600\n",
+        );
+        assert!(p.problems().is_empty(), "{:?}", p.problems());
+        let f = crate::outbound::FeederConfig::from_peer(&p)
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.io_timeout, std::time::Duration::from_secs(300));
+        assert_eq!(f.retry_after, std::time::Duration::from_secs(5));
+        assert_eq!(f.backoff_max, std::time::Duration::from_secs(3600));
+        let d = crate::outbound::FeederConfig::from_peer(&peer("name = \"a\"\naddr = \"h:119\"\n"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.io_timeout, std::time::Duration::from_secs(60));
+        let bad = peer("name = \"a\"\nretry_secs = 0\nresponse_timeout_secs = 100000\n");
+        let keys: Vec<String> = bad.problems().into_iter().map(|p| p.0).collect();
+        assert_eq!(keys, ["response_timeout_secs", "retry_secs"]);
     }
 
     #[test]
