@@ -17,10 +17,10 @@
 //!
 //! What it does NOT do: accept connections or greet (the reader session on the same port
 //! hands a connection over at its first transit command, through the binary), reader commands
-//! (a transit session hands the connection back at the first one), authentication, TLS
-//! handshakes, or feeding peers (the outbound half: feeders and durable queues, to come in
-//! `outbound`). It does not check PGP signatures of control messages, or process control
-//! messages at all: they are filed like any other article.
+//! (a transit session hands the connection back at the first one), authentication or server-side
+//! TLS handshakes (the binary and `tidings-net`), or keep the outgoing queues (the store does;
+//! `outbound` feeds from them). It does not check PGP signatures of control messages, or
+//! process control messages from peers at all: they are filed like any other article.
 
 pub mod inbound;
 pub mod outbound;
