@@ -11,7 +11,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::format::{
-    HistEntry, IDX_VERSION, RecHeader, RecordMeta, Token, head_end, id_hash, key_of,
+    HistEntry, IDX_VERSION, MAX_META, RecHeader, RecordMeta, Token, head_end, id_hash, key_of,
 };
 use crate::index::{IndexArticle, Wtx};
 use crate::store::{GroupStatus, NewArticle, RefuseReason, Store, StoreOutcome, Writer};
@@ -97,12 +97,11 @@ impl<'a> Pass1<'a> {
             self.out.push(StoreOutcome::Refused(RefuseReason::NoGroups));
             return Ok(());
         }
-        // numbers: next after the high water mark (never reused); the mark moves now so that
-        // the next article of the batch gets the next one
+        // numbers: next after the high water mark (never reused); the mark moves once the
+        // record is known to fit, so that the next article of the batch gets the next one
         for p in &mut places {
             if let Some(g) = wtx.group(&p.0)? {
                 p.2 = g.high + 1;
-                g.high = p.2;
             }
         }
         let xref = xref_value(cfg.pathhost, &places);
@@ -136,13 +135,22 @@ impl<'a> Pass1<'a> {
             }
         }
         crate::queue::encode_trailer(&feeds, &mut self.meta)?;
-        let header = RecHeader::for_parts(
-            hash,
-            art.arrival,
-            self.meta.len() as u32,
-            &[head, &self.xref_line],
-            rest,
-        );
+        // The metadata (overview fields, filings, Xref, feeds) must fit the limit readers
+        // check, or the article would be acknowledged and then never readable.
+        let Some(meta_len) = u32::try_from(self.meta.len())
+            .ok()
+            .filter(|&n| n <= MAX_META)
+        else {
+            self.out.push(StoreOutcome::Refused(RefuseReason::TooLarge));
+            return Ok(());
+        };
+        for p in &places {
+            if let Some(g) = wtx.group(&p.0)? {
+                g.high = g.high.max(p.2);
+            }
+        }
+        let header =
+            RecHeader::for_parts(hash, art.arrival, meta_len, &[head, &self.xref_line], rest);
         let (seg, off) = w.place(cfg.dir, header.record_len(), cfg.seg_size)?;
         let buf = w.pending_mut();
         header.encode(&self.meta, buf);

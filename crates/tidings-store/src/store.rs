@@ -112,7 +112,9 @@ pub enum RefuseReason {
     NoGroups,
     /// The article bytes have no blank line ending the header block.
     NoHeaderEnd,
-    /// The article exceeds [`Config::max_article`].
+    /// The article exceeds [`Config::max_article`], or its overview fields, filings and Xref
+    /// together exceed the record metadata limit (1 MiB: e.g. a huge References header or a
+    /// crosspost to thousands of groups).
     TooLarge,
     /// The message-id is empty or contains whitespace.
     BadMessageId,

@@ -5,7 +5,9 @@ mod common;
 use std::io::Read;
 
 use common::*;
-use tidings_store::{GroupStatus, Lookup, Part, RefuseReason, Store, StoreOutcome, Token};
+use tidings_store::{
+    GroupStatus, Lookup, NewArticle, OverviewInput, Part, RefuseReason, Store, StoreOutcome, Token,
+};
 
 fn numbers(o: &StoreOutcome) -> Vec<(String, u64)> {
     match o {
@@ -501,5 +503,63 @@ fn big_batch_written_early_reads_back() {
     drop(store);
     let store = Store::open(dir.path(), cfg()).unwrap();
     verify(&store);
+    assert!(store.check(|_| {}).unwrap().is_ok());
+}
+
+#[test]
+fn metadata_too_large_is_refused_before_numbering() {
+    // Overview fields over the record metadata limit (1 MiB): refused, not acknowledged and
+    // then unreadable; the group's numbering does not skip.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        dir.path(),
+        tidings_store::Config {
+            max_article: 8 << 20,
+            ..small_config()
+        },
+    )
+    .unwrap();
+    add_groups(&store);
+    let refs: Vec<u8> = (0..60_000)
+        .flat_map(|i| format!("<ref{i}@example.org> ").into_bytes())
+        .collect();
+    assert!(refs.len() > 1 << 20);
+    let mut wire = b"Newsgroups: alt.test\r\nReferences: ".to_vec();
+    wire.extend_from_slice(&refs);
+    wire.extend_from_slice(b"\r\n\r\nbody\r\n");
+    let small = b"Newsgroups: alt.test\r\n\r\nbody\r\n".to_vec();
+    let ov = |references: &'static [u8]| OverviewInput {
+        references,
+        ..OverviewInput::default()
+    };
+    let leaked: &'static [u8] = Box::leak(refs.into_boxed_slice());
+    let batch = [
+        NewArticle {
+            bytes: &wire,
+            message_id: "<huge@x>",
+            groups: vec!["alt.test"],
+            arrival: 5,
+            expires: None,
+            overview: ov(leaked),
+            feeds: Vec::new(),
+        },
+        NewArticle {
+            bytes: &small,
+            message_id: "<small@x>",
+            groups: vec!["alt.test"],
+            arrival: 5,
+            expires: None,
+            overview: ov(b""),
+            feeds: Vec::new(),
+        },
+    ];
+    let out = store.store_batch(&batch).unwrap();
+    assert_eq!(out[0], StoreOutcome::Refused(RefuseReason::TooLarge));
+    assert_eq!(numbers(&out[1]), [("alt.test".to_owned(), 1)]);
+    assert_eq!(store.lookup("<huge@x>").unwrap(), Lookup::Unknown);
+    let Lookup::Present(t) = store.lookup("<small@x>").unwrap() else {
+        panic!("small missing")
+    };
+    assert!(store.read(t, Part::Article).is_ok());
     assert!(store.check(|_| {}).unwrap().is_ok());
 }
