@@ -1008,13 +1008,11 @@ impl Store {
                 offset: token.offset(),
             });
         }
-        match self.segs.get(token.segment) {
-            Ok(f) => Ok(f),
-            Err(Error::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
-                Err(self.corrupt(token, "segment file missing"))
-            }
-            Err(e) => Err(e),
-        }
+        // A missing segment file is not quarantined: expiry may have moved the record and
+        // deleted the segment between the caller's look-up and this read (the caller's next
+        // look-up finds the new location). A segment lost for another reason is reported by
+        // `check`.
+        self.segs.get(token.segment)
     }
 
     /// Checks a record header against the token; returns where the part lies relative to the
