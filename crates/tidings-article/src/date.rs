@@ -129,25 +129,72 @@ fn is_weekday_name(t: &[u8]) -> bool {
         })
 }
 
-/// Offset in seconds of a named zone (RFC 5322 §4.3 obs-zone). Military single letters
-/// are treated as -0000 (unknown), as RFC 5322 recommends.
+/// Offset in seconds of a named zone: the RFC 5322 §4.3 obs-zone names, the military
+/// single letters (all but `J`, treated as -0000 as RFC 5322 recommends), and the
+/// names INN 2.7's lax parser knows beyond RFC 5322 (seen in Usenet dates, e.g.
+/// `CET`, `BST`, `JST`). `None` for any other word: [`parse_date`] takes an unknown
+/// alphabetic zone as -0000 (RFC 5322 §4.3 "SHOULD be considered equivalent to
+/// -0000"), but only in the zone position.
 fn zone_from_name(t: &[u8]) -> Option<i64> {
-    let h = 3600;
-    let named: &[(&str, i64)] = &[
+    const H: i64 = 3600;
+    const M: i64 = 60;
+    const NAMED: &[(&str, i64)] = &[
+        // RFC 5322 §4.3.
         ("UT", 0),
-        ("UTC", 0),
         ("GMT", 0),
-        ("Z", 0),
-        ("EST", -5 * h),
-        ("EDT", -4 * h),
-        ("CST", -6 * h),
-        ("CDT", -5 * h),
-        ("MST", -7 * h),
-        ("MDT", -6 * h),
-        ("PST", -8 * h),
-        ("PDT", -7 * h),
+        ("EST", -5 * H),
+        ("EDT", -4 * H),
+        ("CST", -6 * H),
+        ("CDT", -5 * H),
+        ("MST", -7 * H),
+        ("MDT", -6 * H),
+        ("PST", -8 * H),
+        ("PDT", -7 * H),
+        // INN 2.7 lax parser (lib/date.c OBS_ZONE_OFFSET) and common European
+        // summer-time names.
+        ("UTC", 0),
+        ("CUT", 0),
+        ("WET", 0),
+        ("WEST", H),
+        ("BST", H),
+        ("NDT", -(2 * H + 30 * M)),
+        ("NST", -(3 * H + 30 * M)),
+        ("ADT", -3 * H),
+        ("AST", -4 * H),
+        ("YDT", -8 * H),
+        ("YST", -9 * H),
+        ("AKDT", -8 * H),
+        ("AKST", -9 * H),
+        ("HADT", -9 * H),
+        ("HAST", -10 * H),
+        ("HST", -10 * H),
+        ("CET", H),
+        ("MET", H),
+        ("MEZ", H),
+        ("CES", 2 * H),
+        ("CEST", 2 * H),
+        ("MEST", 2 * H),
+        ("MESZ", 2 * H),
+        ("MEZT", 2 * H),
+        ("EET", 2 * H),
+        ("EEST", 3 * H),
+        ("MSK", 3 * H),
+        ("MSD", 4 * H),
+        ("WAST", 8 * H),
+        ("WADT", 9 * H),
+        ("HKT", 8 * H),
+        ("CCT", 8 * H),
+        ("JST", 9 * H),
+        ("KST", 9 * H),
+        ("KDT", 9 * H),
+        ("CAST", 9 * H + 30 * M),
+        ("CADT", 10 * H + 30 * M),
+        ("EAST", 10 * H),
+        ("EADT", 11 * H),
+        ("NZST", 12 * H),
+        ("NZDT", 13 * H),
     ];
-    if let Some((_, off)) = named
+    if let Some((_, off)) = NAMED
         .iter()
         .find(|(n, _)| t.eq_ignore_ascii_case(n.as_bytes()))
     {
@@ -294,10 +341,16 @@ fn parse_date_common(v: &[u8]) -> Option<i64> {
 ///
 /// Accepted beyond the strict grammar: missing or full-length day-of-week (not checked
 /// against the date), missing seconds, 2-digit years (00–49 → 20xx, 50–99 → 19xx) and
-/// 3-digit years (+1900), named zones UT/UTC/GMT/EST/EDT/CST/CDT/MST/MDT/PST/PDT,
-/// military one-letter zones (taken as -0000), a missing zone (taken as UTC), month
-/// and day names in any case, extra whitespace, comments in parentheses, and the
-/// asctime order `Tue Dec  1 03:57:09 2026`. Leap second 60 is accepted.
+/// 3-digit years (+1900), the RFC 5322 zone names (UT, GMT, EST ... PDT) and the
+/// further names INN 2.7 knows (UTC, CET, MET, CEST, MEST, BST, EET, EEST, WET, WEST,
+/// JST and others, see `zone_from_name`), military one-letter zones and any other
+/// alphabetic word after the time (taken as -0000, as RFC 5322 §4.3 says and INN 2.7
+/// does), a second zone after the first (`+0100 CET`, `+0000 GMT`: ignored, the first
+/// one counts, except that a numeric zone replaces a name before it), a missing zone
+/// (taken as UTC), month and day names in any case, extra whitespace, comments in
+/// parentheses, and the asctime order `Tue Dec  1 03:57:09 2026`. Leap second 60 is
+/// accepted. Still refused: unknown words before the time, a second day, month, year,
+/// time or numeric zone, malformed numbers and out-of-range fields.
 pub fn parse_date(value: &[u8]) -> Result<i64, DateError> {
     match parse_date_common(value) {
         Some(t) => Ok(t),
@@ -318,6 +371,8 @@ fn parse_date_general(value: &[u8]) -> Result<i64, DateError> {
         value
     };
     let (mut day, mut month, mut year, mut time, mut zone) = (None, None, None, None, None);
+    // Whether `zone` came from a numeric offset (which a zone name never overrides).
+    let mut numeric_zone = false;
     for tok in v
         .split(|b| b.is_ascii_whitespace() || *b == b',')
         .filter(|t| !t.is_empty())
@@ -347,7 +402,7 @@ fn parse_date_general(value: &[u8]) -> Result<i64, DateError> {
             }
             time = Some(hh * 3600 + mm * 60 + ss);
         } else if let [sign @ (b'+' | b'-'), digits @ ..] = tok {
-            if zone.is_some() || digits.len() != 4 {
+            if numeric_zone || digits.len() != 4 {
                 return Err(DateError::BadToken);
             }
             let n = parse_num(digits).ok_or(DateError::BadToken)?;
@@ -357,6 +412,7 @@ fn parse_date_general(value: &[u8]) -> Result<i64, DateError> {
             }
             let off = hh * 3600 + mm * 60;
             zone = Some(if *sign == b'-' { -off } else { off });
+            numeric_zone = true;
         } else if tok[0].is_ascii_digit() {
             let n = parse_num(tok).ok_or(DateError::BadToken)?;
             if tok.len() <= 2 && day.is_none() {
@@ -371,18 +427,16 @@ fn parse_date_general(value: &[u8]) -> Result<i64, DateError> {
             } else {
                 return Err(DateError::BadToken);
             }
-        } else if let Some(m) = month_from_name(tok) {
-            if month.is_some() {
-                return Err(DateError::BadToken);
-            }
+        } else if let Some(m) = month_from_name(tok).filter(|_| month.is_none()) {
             month = Some(m);
         } else if is_weekday_name(tok) {
             // Day-of-week is informational only.
         } else if let Some(z) = zone_from_name(tok) {
-            if zone.is_some() {
-                return Err(DateError::BadToken);
-            }
-            zone = Some(z);
+            // A second zone (`+0100 CET`, `GMT UTC`) is commentary: the first counts.
+            zone.get_or_insert(z);
+        } else if time.is_some() && tok.iter().all(u8::is_ascii_alphabetic) {
+            // An unknown zone name after the time: -0000 (RFC 5322 §4.3), as INN does.
+            zone.get_or_insert(0);
         } else {
             return Err(DateError::BadToken);
         }
@@ -512,9 +566,59 @@ mod tests {
             parse_date(b"1 Jan 2020 00:00:00 \xe9"),
             Err(DateError::BadToken)
         );
-        assert_eq!(p("1 Jan 2020 00:00:00 J"), Err(DateError::BadToken));
+        assert_eq!(
+            p("1 Jan 2020 00:00:00 +0000 +0100"),
+            Err(DateError::BadToken)
+        );
+        assert_eq!(p("1 Jan 2020 00:00:00 +0000 x1"), Err(DateError::BadToken));
+        assert_eq!(p("1 Jan 2020 Foo 00:00:00 +0000"), Err(DateError::BadToken));
+        assert_eq!(p("1 Jan 2020 00:00:00 +0000 Feb"), Ok(1_577_836_800));
+        assert_eq!(p("1 Jan Feb 2020 00:00:00 +0000"), Err(DateError::BadToken));
         assert!(p("29 Feb 2024 00:00:00 +0000").is_ok());
         assert_eq!(p("29 Feb 2023 00:00:00 +0000"), Err(DateError::OutOfRange));
+    }
+
+    #[test]
+    fn zone_names_beyond_rfc5322() {
+        // 2024-01-01 09:00:00 UTC.
+        let nine = Ok(1_704_099_600);
+        assert_eq!(p("Mon, 01 Jan 2024 09:00:00 +0000"), nine);
+        let h = 3600;
+        for (zone, off) in [
+            ("CET", h),
+            ("MET", h),
+            ("cet", h),
+            ("CEST", 2 * h),
+            ("MEST", 2 * h),
+            ("BST", h),
+            ("JST", 9 * h),
+            ("EET", 2 * h),
+            ("EEST", 3 * h),
+            ("WET", 0),
+            ("WEST", h),
+            ("NST", -(3 * h + 1800)),
+            // Unknown alphabetic zones are -0000 (RFC 5322 §4.3), as is `J`.
+            ("XYZT", 0),
+            ("Foo", 0),
+            ("J", 0),
+        ] {
+            let s = format!("Mon, 01 Jan 2024 10:00:00 {zone}");
+            assert_eq!(p(&s), Ok(1_704_099_600 + 3600 - off), "{s}");
+        }
+        // A zone name or comment after the zone is ignored; the first zone counts.
+        assert_eq!(p("Mon, 01 Jan 2024 09:00:00 +0000 GMT"), nine);
+        assert_eq!(p("Mon, 01 Jan 2024 10:00:00 +0100 (CET)"), nine);
+        assert_eq!(p("Mon, 01 Jan 2024 10:00:00 +0100 CET"), nine);
+        assert_eq!(p("Mon, 01 Jan 2024 11:00:00 +0200 CET"), nine);
+        assert_eq!(p("Mon, 01 Jan 2024 10:00:00 CET MET"), nine);
+        // A numeric zone after a name replaces it.
+        assert_eq!(p("Mon, 01 Jan 2024 11:00:00 CET +0200"), nine);
+        // The fast path does not take these layouts.
+        assert_eq!(
+            parse_date_common(b"Mon, 01 Jan 2024 09:00:00 +0000 GMT"),
+            None
+        );
+        assert_eq!(parse_date_common(b"Mon, 01 Jan 2024 10:00:00 CET"), None);
     }
 
     #[test]
@@ -603,6 +707,24 @@ mod tests {
                 prop_assert_eq!(Ok(t), general.clone(), "{}", s);
             }
             prop_assert_eq!(parse_date(s.as_bytes()), general);
+        }
+
+        #[test]
+        fn zone_word_or_comment_after_the_zone_is_ignored(
+            t in 0i64..7_258_118_400, word in "[A-Za-z]{1,8}", comment in "[ -'*-\\[\\]-~]{0,12}",
+        ) {
+            let s = format_date(t);
+            prop_assert_eq!(parse_date(format!("{s} {word}").as_bytes()), Ok(t));
+            prop_assert_eq!(parse_date(format!("{s} ({comment})").as_bytes()), Ok(t));
+            prop_assert_eq!(parse_date(format!("{s} {word} ({comment})").as_bytes()), Ok(t));
+        }
+
+        #[test]
+        fn zone_word_is_known_offset_or_utc(t in 0i64..7_258_118_400, word in "[A-Za-z]{1,8}") {
+            let s = format_date(t);
+            let s = s.strip_suffix(" +0000").unwrap_or(&s);
+            let want = t - zone_from_name(word.as_bytes()).unwrap_or(0);
+            prop_assert_eq!(parse_date(format!("{s} {word}").as_bytes()), Ok(want));
         }
 
         #[test]

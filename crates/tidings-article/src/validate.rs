@@ -582,6 +582,43 @@ Cancel-Lock: sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=\r\n\
     }
 
     #[test]
+    fn dates_with_zone_names_and_trailing_zones_pass() {
+        for date in [
+            "Mon, 01 Jan 2024 10:00:00 CET",
+            "Mon, 01 Jan 2024 10:00:00 MET",
+            "Mon, 01 Jan 2024 10:00:00 CEST",
+            "Mon, 01 Jan 2024 10:00:00 BST",
+            "Mon, 01 Jan 2024 10:00:00 JST",
+            "Mon, 01 Jan 2024 10:00:00 XYZT",
+            "Mon, 01 Jan 2024 10:00:00 +0000 GMT",
+            "Mon, 01 Jan 2024 10:00:00 +0100 (CET)",
+            "Mon, 01 Jan 2024 10:00:00 +0100 CET",
+        ] {
+            for name in ["Date", "Injection-Date", "Expires"] {
+                let art = format!("{name}: {date}\r\n{}", without(name));
+                assert_eq!(transit(&art), Ok(()), "{name}: {date}");
+            }
+            for name in ["Date", "Expires"] {
+                let posted = format!(
+                    "From: a@b.example\r\nNewsgroups: misc.test\r\nSubject: hi\r\n\
+                     {name}: {date}\r\n\r\nbody\r\n"
+                );
+                assert_eq!(
+                    validate_injection_bytes(posted.as_bytes()),
+                    Ok(()),
+                    "{name}: {date}"
+                );
+            }
+        }
+        // Genuinely malformed dates are still refused.
+        let e = transit(&format!(
+            "Date: Mon, 01 Jan 2024 10:00:00 +0000 +0100\r\n{}",
+            without("Date")
+        ));
+        assert!(matches!(e, Err(ValidationError::BadDate { .. })), "{e:?}");
+    }
+
+    #[test]
     fn eight_bit_subject_and_from_are_fine() {
         let art = without("Subject").replace("From: Joe", "From: J\u{f6}rg");
         let mut bytes = b"Subject: caf\xe9 \xff\r\n".to_vec();
