@@ -421,6 +421,11 @@ impl Store {
             res.map(|()| progress)
         })?;
         if let SegAction::Delete(seg) = action {
+            if !self.cfg.durable {
+                // The commit that stopped using the segment (or moved its records away) must
+                // survive a crash before the file goes.
+                self.flush()?;
+            }
             self.segs.forget(seg);
             match std::fs::remove_file(spool::seg_path(&dir, seg)) {
                 Ok(()) => spool::sync_dir(&dir)?,

@@ -808,7 +808,7 @@ impl Store {
         let before = (w.seg, w.len);
         let durable = self.cfg.durable;
         let res = (|| {
-            let txn = self.begin_write()?;
+            let mut txn = self.begin_write()?;
             let (out, htx) = {
                 let mut wtx = Wtx::open(&txn, &self.history)?;
                 let out = f(&mut w, &mut wtx)?;
@@ -835,6 +835,14 @@ impl Store {
                 wtx.flush()?;
                 (out, htx)
             };
+            if !durable && htx.compacted_mark().is_some() {
+                // The compacted history log replaces the old one right after this commit;
+                // a commit that a crash could undo would leave the index pointing at the
+                // other generation (open refuses it). So this one is durable, with the
+                // spool behind it, whatever `Config::durable` says.
+                w.sync(true)?;
+                txn.set_durability(Durability::Immediate)?;
+            }
             txn.commit()?;
             self.history.publish(htx)?;
             Ok(out)
