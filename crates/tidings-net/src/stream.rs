@@ -463,17 +463,22 @@ pub async fn read_with_idle_timeout<R: AsyncRead + Unpin + ?Sized>(
 }
 
 /// Like [`read_with_idle_timeout`] but appends to a `Vec` (reading at most `max` more bytes),
-/// the shape a line decoder's buffer wants.
+/// the shape a line decoder's buffer wants. Cancel-safe: the bytes are appended only when the
+/// read completes, so dropping the future (e.g. in `select!`) leaves `buf` as it was.
 pub async fn read_buf_with_idle_timeout<R: AsyncRead + Unpin + ?Sized>(
     reader: &mut R,
     buf: &mut Vec<u8>,
     max: usize,
     idle: Duration,
 ) -> io::Result<usize> {
-    let len = buf.len();
-    buf.resize(len + max, 0);
-    let result = read_with_idle_timeout(reader, &mut buf[len..], idle).await;
-    let n = *result.as_ref().unwrap_or(&0);
-    buf.truncate(len + n);
-    result
+    use tokio::io::AsyncReadExt;
+    buf.reserve(max);
+    let mut limited = (&mut *reader).take(u64::try_from(max).unwrap_or(u64::MAX));
+    match tokio::time::timeout(idle, limited.read_buf(buf)).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("idle for {}s", idle.as_secs_f32()),
+        )),
+    }
 }

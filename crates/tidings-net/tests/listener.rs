@@ -409,6 +409,20 @@ async fn read_buf_with_idle_timeout_appends_or_times_out() {
             .unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
     assert_eq!(buf, b"oldnew");
+    // Cancelled (dropped in a select!) before any byte came: the buffer is unchanged, and
+    // at most `max` bytes are appended.
+    tokio::select! {
+        _ = tidings_net::read_buf_with_idle_timeout(&mut a, &mut buf, 100, IDLE) => {
+            panic!("nothing was sent")
+        }
+        () = tokio::time::sleep(Duration::from_millis(20)) => {}
+    }
+    assert_eq!(buf, b"oldnew");
+    b.write_all(b"0123456789").await.unwrap();
+    let n = tidings_net::read_buf_with_idle_timeout(&mut a, &mut buf, 4, IDLE)
+        .await
+        .unwrap();
+    assert_eq!((n, buf.as_slice()), (4, &b"oldnew0123"[..]));
 }
 
 #[tokio::test]
