@@ -148,7 +148,8 @@ pub struct Limiter {
 
 impl Limiter {
     /// At most `max_total` connections in all, `max_per_address` from one IP address
-    /// (IPv4-mapped IPv6 addresses count as their IPv4 address). `usize::MAX` means no limit.
+    /// (IPv4-mapped IPv6 addresses count as their IPv4 address; IPv6 addresses count per /64,
+    /// the block one host or site normally gets). `usize::MAX` means no limit.
     pub fn new(max_total: usize, max_per_address: usize) -> Self {
         Self {
             max_total,
@@ -159,7 +160,7 @@ impl Limiter {
 
     /// Takes a slot for `ip`, or says which limit is reached.
     pub fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Result<Permit, RefusalReason> {
-        let ip = ip.to_canonical();
+        let ip = limit_key(ip);
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         if counts.total >= self.max_total {
             return Err(RefusalReason::TooManyConnections);
@@ -190,11 +191,20 @@ impl Limiter {
     /// Connections holding a slot for `ip`.
     pub fn active_for(&self, ip: IpAddr) -> usize {
         let counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        counts
-            .per_address
-            .get(&ip.to_canonical())
-            .copied()
-            .unwrap_or(0)
+        counts.per_address.get(&limit_key(ip)).copied().unwrap_or(0)
+    }
+}
+
+/// What the per-address limit counts: an IPv4 address (also when IPv4-mapped), or the /64 an
+/// IPv6 address is in (a host given a /64 could otherwise open `max_per_address` connections
+/// from each of its 2^64 addresses).
+fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(bits))
+        }
+        v4 => v4,
     }
 }
 

@@ -434,3 +434,25 @@ async fn ipv6_listeners_are_ipv6_only() {
         Err(e) => println!("note: no IPv6 loopback here ({e}); skipping"),
     }
 }
+
+#[test]
+fn per_address_limit_counts_ipv6_per_64() {
+    let limiter = Arc::new(Limiter::new(100, 2));
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let _a = limiter.try_acquire(ip("2001:db8:1:2::1")).unwrap();
+    let _b = limiter.try_acquire(ip("2001:db8:1:2:ffff::9")).unwrap();
+    // a third address of the same /64 is over the limit
+    assert!(matches!(
+        limiter.try_acquire(ip("2001:db8:1:2:abcd::1")),
+        Err(RefusalReason::TooManyFromAddress)
+    ));
+    assert_eq!(limiter.active_for(ip("2001:db8:1:2::77")), 2);
+    // another /64, and IPv4 (also IPv4-mapped) per address
+    let _c = limiter.try_acquire(ip("2001:db8:1:3::1")).unwrap();
+    let _d = limiter.try_acquire(ip("192.0.2.1")).unwrap();
+    let _e = limiter.try_acquire(ip("::ffff:192.0.2.1")).unwrap();
+    assert!(limiter.try_acquire(ip("192.0.2.1")).is_err());
+    let _f = limiter.try_acquire(ip("192.0.2.2")).unwrap();
+    drop(_a);
+    let _g = limiter.try_acquire(ip("2001:db8:1:2::5")).unwrap();
+}

@@ -175,7 +175,7 @@ impl ListenConfig {
 pub struct LimitsConfig {
     /// Connections at once, all listeners together. Default 500.
     pub max_connections: usize,
-    /// Connections at once from one IP address. Default 25.
+    /// Connections at once from one IPv4 address or one IPv6 /64. Default 25.
     pub max_per_address: usize,
     /// A session that sends nothing for this long is closed (seconds). Default 600.
     pub idle_timeout_secs: u64,
