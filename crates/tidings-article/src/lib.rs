@@ -63,6 +63,6 @@ pub use headers::{HeaderError, HeaderField, Headers};
 pub use msgid::{MessageId, MessageIdError};
 pub use overview::{Overview, OverviewError};
 pub use path::{Path, PathEntry, PathError};
-pub use validate::{ValidationError, validate_injection, validate_transit};
+pub use validate::{ValidationError, bare_lf_dot, validate_injection, validate_transit};
 pub use wildmat::{Wildmat, WildmatError};
 pub use xref::{Xref, XrefError, format_xref};

@@ -218,6 +218,19 @@ pub fn validate_injection_bytes(article: &[u8]) -> Result<(), ValidationError> {
     validate_injection(&Headers::parse(article)?)
 }
 
+/// The offset of the first bare LF (an LF not preceded by CR) that is immediately followed
+/// by `.`, in an article as received (un-stuffed).
+///
+/// The NNTP block decoder (RFC 3977 §3.1.1) rightly keeps `a\n.\r\n` as data, and
+/// dot-stuffing only applies after CRLF, so such an article is sent on as `a\n.\r\n...`
+/// and a client that splits lines on LF alone (Python's nntplib, for one) takes the `.`
+/// line for the end of the response and loses sync. Servers refuse these articles at
+/// ingest (POST, IHAVE, TAKETHIS) rather than serve them.
+#[must_use]
+pub fn bare_lf_dot(article: &[u8]) -> Option<usize> {
+    memchr::memmem::find_iter(article, b"\n.").find(|&i| i == 0 || article[i - 1] != b'\r')
+}
+
 fn has_address(v: &[u8]) -> bool {
     v.contains(&b'@')
 }
@@ -616,6 +629,18 @@ Cancel-Lock: sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=\r\n\
             without("Date")
         ));
         assert!(matches!(e, Err(ValidationError::BadDate { .. })), "{e:?}");
+    }
+
+    #[test]
+    fn bare_lf_then_dot() {
+        assert_eq!(bare_lf_dot(b"a\n.\r\n"), Some(1));
+        assert_eq!(bare_lf_dot(b"\n."), Some(0));
+        assert_eq!(bare_lf_dot(b"x\r\n.a\r\nb\n.c"), Some(8));
+        assert_eq!(bare_lf_dot(b"H: v\r\n\r\n.\r\n..\r\n.x\r\n"), None);
+        assert_eq!(bare_lf_dot(b"bare\rcr and bare\nlf\r\n."), None);
+        assert_eq!(bare_lf_dot(b"a\n\r.\n"), None);
+        assert_eq!(bare_lf_dot(b""), None);
+        assert_eq!(bare_lf_dot(b"."), None);
     }
 
     #[test]

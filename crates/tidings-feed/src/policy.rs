@@ -169,6 +169,11 @@ pub enum Refusal {
     /// A NUL octet (INN refuses these too).
     #[error("Nul character in article")]
     Nul,
+    /// A bare LF (without CR) followed by `.`: served as it is, the `.` would end the
+    /// response early for clients that split lines on LF (see
+    /// [`tidings_article::bare_lf_dot`]).
+    #[error("Bare LF followed by '.' in article (at octet {0}); lines must end with CRLF")]
+    BareLfDot(usize),
     /// Required headers missing or malformed.
     #[error("{0}")]
     Invalid(ValidationError),
@@ -337,7 +342,8 @@ fn lossy(v: &[u8]) -> String {
 ///
 /// # Errors
 /// The first [`Refusal`] found, checked in this order: header block syntax, message-id
-/// mismatch, NUL, headers (the transit validator), loop, age, future date, newsgroups.
+/// mismatch, NUL, bare LF followed by `.`, headers (the transit validator), loop, age,
+/// future date, newsgroups.
 /// The mismatch comes before every refusal that is remembered (except a header block that
 /// cannot be parsed, where there is no Message-ID to compare): bytes that are not the
 /// offered id's article must never get that id remembered as rejected.
@@ -363,6 +369,9 @@ pub fn examine(
     }
     if memchr::memchr(0, &article).is_some() {
         return Err(Refusal::Nul);
+    }
+    if let Some(at) = tidings_article::bare_lf_dot(&article) {
+        return Err(Refusal::BareLfDot(at));
     }
     tidings_article::validate_transit(&h).map_err(Refusal::Invalid)?;
     let path_value = h.get_unfolded("Path").unwrap_or_default().into_owned();
@@ -611,6 +620,32 @@ mod tests {
         let mut nul = art("p!x", "<1@x>", "misc.test", &d);
         nul.extend_from_slice(b"a\0b\r\n");
         assert_eq!(run(nul, "<1@x>", &cfg), Err(Refusal::Nul));
+        let mut lf_dot = art("p!x", "<1@x>", "misc.test", &d);
+        let at = lf_dot.len() + 1;
+        lf_dot.extend_from_slice(b"a\n.\r\nmore\r\n");
+        let e = run(lf_dot, "<1@x>", &cfg).unwrap_err();
+        assert_eq!(e, Refusal::BareLfDot(at));
+        assert!(e.remember());
+        assert_eq!(
+            decide(
+                Verb::TakeThis,
+                History::Unknown,
+                false,
+                Some(&Err(e.clone()))
+            ),
+            Verdict {
+                code: ReplyCode::TAKETHIS_REJECTED,
+                outcome: Outcome::Reject { remember: true }
+            }
+        );
+        assert_eq!(
+            decide(Verb::Ihave, History::Unknown, false, Some(&Err(e))).code,
+            ReplyCode::TRANSFER_REJECTED
+        );
+        // A bare LF elsewhere and a dot line after CRLF are fine.
+        let mut fine = art("p!x", "<1@x>", "misc.test", &d);
+        fine.extend_from_slice(b"bare\nlf\r\n.dot\r\n..\r\n");
+        assert!(run(fine, "<1@x>", &cfg).is_ok());
         let e = run(
             art("p!me.example!x", "<1@x>", "misc.test", &d),
             "<1@x>",

@@ -405,6 +405,20 @@ async fn content_checks_refuse_with_reasons() {
     let (_, w) = article("<nul@x>", "misc.test", "p!q", &now, "a\0b\r\n");
     let r = takethis(&mut c, "<nul@x>", &w).await;
     assert_eq!(r, "439 <nul@x> Nul character in article");
+    // A bare LF followed by '.': refused (437/439) and remembered.
+    let (_, w) = article("<lf@x>", "misc.test", "p!q", &now, "a\n.\r\nb\r\n");
+    let r = takethis(&mut c, "<lf@x>", &w).await;
+    assert!(
+        r.starts_with("439 <lf@x> Bare LF followed by '.' in article"),
+        "{r}"
+    );
+    assert_eq!(c.cmd("CHECK <lf@x>").await, "438 <lf@x>");
+    assert!(c.cmd("IHAVE <lf2@x>").await.starts_with("335"));
+    let (_, w) = article("<lf2@x>", "misc.test", "p!q", &now, "\n.x\r\n");
+    c.send(&w).await;
+    let r = c.line().await;
+    assert!(r.starts_with("437 Bare LF followed by '.'"), "{r}");
+    assert_eq!(c.cmd("CHECK <lf2@x>").await, "438 <lf2@x>");
     // Too old, too far in the future.
     let (_, w) = article("<old@x>", "misc.test", "p!q", &date(-20 * 86_400), "x\r\n");
     let r = takethis(&mut c, "<old@x>", &w).await;
@@ -432,7 +446,7 @@ async fn content_checks_refuse_with_reasons() {
     c.send(&w).await;
     assert_eq!(c.line().await, "437 Loop: me.test is already in Path");
     for id in [
-        "<l@x>", "<m@x>", "<big@x>", "<nul@x>", "<old@x>", "<new@x>", "<ug@x>",
+        "<l@x>", "<m@x>", "<big@x>", "<nul@x>", "<lf@x>", "<lf2@x>", "<old@x>", "<new@x>", "<ug@x>",
     ] {
         assert!(s.stored(id).is_none(), "{id}");
     }

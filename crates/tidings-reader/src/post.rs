@@ -88,6 +88,13 @@ pub(crate) async fn process(s: &mut Session, mut article: Vec<u8>) -> Result<Str
         return Err("Posting not permitted".to_owned());
     };
 
+    // A bare LF followed by '.' would be served as a line "." to clients that split lines
+    // on LF, ending the response early (see `tidings_article::bare_lf_dot`).
+    if let Some(at) = tidings_article::bare_lf_dot(&article) {
+        return Err(format!(
+            "Bare LF followed by '.' in article (at octet {at}); lines must end with CRLF"
+        ));
+    }
     let (has_sep, empty) = {
         let h = Headers::parse(&article).map_err(|e| format!("Malformed headers: {e}"))?;
         (h.has_separator(), h.is_empty())

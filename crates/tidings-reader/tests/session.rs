@@ -195,6 +195,10 @@ async fn post_refusals() {
             article("misc.test", "x", "Control: cancel <a1@test>\r\n", b"b\r\n"),
             "not here",
         ),
+        (
+            article("misc.test", "x", "", b"a\n.\r\nQUIT\r\n"),
+            "Bare LF followed by '.'",
+        ),
     ] {
         let r = c.post(&art).await;
         assert!(r.starts_with("441") && r.contains(want), "{want}: {r}");
