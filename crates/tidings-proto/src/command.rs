@@ -291,10 +291,10 @@ impl NewsDateTime {
         &self.time
     }
 
-    /// `(year, month, day, hour, minute, second)`. A two-digit year is
-    /// resolved to the century that puts it closest to `current_year`
-    /// (RFC 3977 §7.3.2); the caller supplies the year since this crate has
-    /// no clock.
+    /// `(year, month, day, hour, minute, second)`. A two-digit year `yy` is
+    /// in the current century if it is not greater than the last two digits of
+    /// `current_year`, else in the previous one (RFC 3977 §7.3.2); the caller
+    /// supplies the year since this crate has no clock.
     #[must_use]
     pub fn fields(&self, current_year: u32) -> (u32, u32, u32, u32, u32, u32) {
         let d = self.date.as_bytes();
@@ -303,15 +303,11 @@ impl NewsDateTime {
         } else {
             let yy = two(d, 0);
             let century = current_year / 100 * 100;
-            let candidates = [
-                century.saturating_sub(100) + yy,
-                century + yy,
-                century + 100 + yy,
-            ];
-            candidates
-                .into_iter()
-                .min_by_key(|y| y.abs_diff(current_year))
-                .unwrap_or(century + yy)
+            if yy <= current_year % 100 {
+                century + yy
+            } else {
+                century.saturating_sub(100) + yy
+            }
         };
         let md = d.len() - 4;
         let t = self.time.as_bytes();
@@ -1030,8 +1026,22 @@ mod tests {
     fn dates() {
         let d = NewsDateTime::new("991231", "235959", true).unwrap();
         assert_eq!(d.fields(2025), (1999, 12, 31, 23, 59, 59));
-        let d = NewsDateTime::new("250101", "000000", false).unwrap();
-        assert_eq!(d.fields(2025).0, 2025);
+        let year = |yymmdd: &str, current: u32| {
+            NewsDateTime::new(yymmdd, "000000", false)
+                .unwrap()
+                .fields(current)
+                .0
+        };
+        // RFC 3977 §7.3.2: the current century if yy <= the current year's last two
+        // digits, else the previous one (not the closest century).
+        assert_eq!(year("700101", 2025), 1970);
+        assert_eq!(year("250101", 2025), 2025);
+        assert_eq!(year("260101", 2025), 1926);
+        assert_eq!(year("000101", 2025), 2000);
+        assert_eq!(year("990101", 2025), 1999);
+        assert_eq!(year("990101", 2099), 2099);
+        assert_eq!(year("000101", 2100), 2100);
+        assert_eq!(year("010101", 2100), 2001);
         let d = NewsDateTime::new("20250101", "000000", false).unwrap();
         assert_eq!(d.fields(1990).0, 2025);
         assert!(NewsDateTime::new("20251301", "000000", false).is_err());
