@@ -632,6 +632,23 @@ Cancel-Lock: sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=\r\n\
     }
 
     #[test]
+    fn xref_with_non_numeric_locators_passes_transit() {
+        let art = format!(
+            "Xref: news.example misc.test:a1b2 alt.test:x:y\r\n{}",
+            without("Xref")
+        );
+        assert_eq!(transit(&art), Ok(()));
+        let art = format!("Xref: news.example misc.test:\r\n{}", without("Xref"));
+        assert!(matches!(
+            transit(&art),
+            Err(ValidationError::BadXref {
+                reason: XrefError::BadLocation,
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn bare_lf_then_dot() {
         assert_eq!(bare_lf_dot(b"a\n.\r\n"), Some(1));
         assert_eq!(bare_lf_dot(b"\n."), Some(0));

@@ -1,4 +1,8 @@
-//! The Xref header (RFC 5536 §3.2.14): `pathhost group:number group:number ...`.
+//! The Xref header (RFC 5536 §3.2.14): `pathhost group:locator group:locator ...`.
+//!
+//! The article locator is any printable US-ASCII (`1*%x21-7E`); NNTP servers write the
+//! article number there, and [`Xref::number_in`] reads it as one. A receiving server
+//! replaces Xref anyway, so validation accepts every locator the grammar allows.
 
 use std::fmt;
 
@@ -15,10 +19,10 @@ pub enum XrefError {
     /// The server name has characters outside printable US-ASCII.
     #[error("bad server name in Xref")]
     BadHost,
-    /// No `group:number` location follows the server name.
+    /// No `group:locator` location follows the server name.
     #[error("no group:number in Xref")]
     NoLocations,
-    /// A location is not `group:number`.
+    /// A location is not `group:locator` (locator: printable US-ASCII, at least one).
     #[error("bad group:number in Xref")]
     BadLocation,
     /// A group name is invalid.
@@ -31,8 +35,9 @@ pub enum XrefError {
 pub struct Xref {
     /// The server's path identity.
     pub host: String,
-    /// (group, article number) pairs in order.
-    pub locations: Vec<(GroupName, u64)>,
+    /// (group, article locator) pairs in order; the locator is the article number on
+    /// NNTP servers (see [`Xref::number_in`]).
+    pub locations: Vec<(GroupName, String)>,
 }
 
 fn parse_number(s: &[u8]) -> Option<u64> {
@@ -46,15 +51,22 @@ fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value.split(|&b| has_class(b, WS)).filter(|t| !t.is_empty())
 }
 
-fn split_location(tok: &[u8]) -> Result<(&[u8], u64), XrefError> {
+fn is_locator_char(b: u8) -> bool {
+    (0x21..=0x7e).contains(&b)
+}
+
+/// Splits `group:locator` at the first colon (a group name has none; a locator may).
+fn split_location(tok: &[u8]) -> Result<(&[u8], &[u8]), XrefError> {
     let colon = tok
         .iter()
-        .rposition(|&b| b == b':')
+        .position(|&b| b == b':')
         .ok_or(XrefError::BadLocation)?;
-    let num = parse_number(&tok[colon + 1..]).ok_or(XrefError::BadLocation)?;
-    let group = &tok[..colon];
+    let (group, locator) = (&tok[..colon], &tok[colon + 1..]);
+    if locator.is_empty() || !locator.iter().all(|&b| is_locator_char(b)) {
+        return Err(XrefError::BadLocation);
+    }
     check_group_name(group)?;
-    Ok((group, num))
+    Ok((group, locator))
 }
 
 /// [`check_xref`] for values that pass: `Some(count)` only where it returns `Ok(count)`;
@@ -90,11 +102,11 @@ fn check_xref_fast(v: &[u8]) -> Option<usize> {
             return None;
         }
         i += 1;
-        let digits = i;
-        while v.get(i).is_some_and(u8::is_ascii_digit) {
+        let locator = i;
+        while v.get(i).is_some_and(|&b| is_locator_char(b)) {
             i += 1;
         }
-        if !(1..=19).contains(&(i - digits)) || !(i == v.len() || ws(i)) {
+        if i == locator || !(i == v.len() || ws(i)) {
             return None;
         }
         n += 1;
@@ -129,11 +141,14 @@ fn check_xref_general(value: &[u8]) -> Result<usize, XrefError> {
 }
 
 impl Xref {
-    /// Builds an Xref for `host` and the given locations.
+    /// Builds an Xref for `host` and the given (group, article number) locations.
     pub fn new(host: &str, locations: Vec<(GroupName, u64)>) -> Self {
         Xref {
             host: host.to_owned(),
-            locations,
+            locations: locations
+                .into_iter()
+                .map(|(g, n)| (g, n.to_string()))
+                .collect(),
         }
     }
 
@@ -147,26 +162,29 @@ impl Xref {
             .to_owned();
         let mut locations = Vec::new();
         for t in it {
-            let (g, n) = split_location(t)?;
-            locations.push((GroupName::parse_bytes(g)?, n));
+            let (g, locator) = split_location(t)?;
+            // `split_location` checked the locator is printable ASCII.
+            let locator = String::from_utf8_lossy(locator).into_owned();
+            locations.push((GroupName::parse_bytes(g)?, locator));
         }
         Ok(Xref { host, locations })
     }
 
-    /// The article number of `group` in this Xref, if listed.
+    /// The article number of `group` in this Xref: `None` if the group is not listed or
+    /// its locator is not a number (at most 19 digits).
     pub fn number_in(&self, group: &str) -> Option<u64> {
         self.locations
             .iter()
             .find(|(g, _)| g.as_str() == group)
-            .map(|(_, n)| *n)
+            .and_then(|(_, locator)| parse_number(locator.as_bytes()))
     }
 }
 
 impl fmt::Display for Xref {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.host)?;
-        for (g, n) in &self.locations {
-            write!(f, " {g}:{n}")?;
+        for (g, locator) in &self.locations {
+            write!(f, " {g}:{locator}")?;
         }
         Ok(())
     }
@@ -208,23 +226,44 @@ mod tests {
         assert_eq!(Xref::parse(b""), Err(XrefError::Empty));
         assert_eq!(Xref::parse(b"host"), Err(XrefError::NoLocations));
         assert_eq!(Xref::parse(b"host a.b"), Err(XrefError::BadLocation));
-        assert_eq!(Xref::parse(b"host a.b:x"), Err(XrefError::BadLocation));
         assert_eq!(Xref::parse(b"host a.b:"), Err(XrefError::BadLocation));
+        assert_eq!(Xref::parse(b"host a.b: 1"), Err(XrefError::BadLocation));
+        assert_eq!(Xref::parse(b"host a.b:1\x7f"), Err(XrefError::BadLocation));
+        assert_eq!(Xref::parse(b"host a.b:\xe91"), Err(XrefError::BadLocation));
+        assert_eq!(
+            check_xref(b"host a.b:1 :2"),
+            Err(XrefError::BadGroup(GroupNameError::Empty))
+        );
         assert!(matches!(
             Xref::parse(b"host a..b:1"),
             Err(XrefError::BadGroup(_))
         ));
         assert_eq!(Xref::parse(b"h\xe9 a:1"), Err(XrefError::BadHost));
+    }
+
+    #[test]
+    fn any_printable_locator() {
+        // RFC 5536 §3.2.14: article-locator = 1*( %x21-7E ).
+        let x = Xref::parse(b"news.example misc.test:a1b2 alt.test:17 a.b:x:y~!").unwrap();
+        assert_eq!(x.locations[0].1, "a1b2");
+        assert_eq!(x.locations[2].0.as_str(), "a.b");
+        assert_eq!(x.locations[2].1, "x:y~!");
+        assert_eq!(x.number_in("misc.test"), None);
+        assert_eq!(x.number_in("alt.test"), Some(17));
         assert_eq!(
-            Xref::parse(b"host a:99999999999999999999"),
-            Err(XrefError::BadLocation)
+            x.to_string(),
+            "news.example misc.test:a1b2 alt.test:17 a.b:x:y~!"
         );
+        assert_eq!(check_xref(b"news.example misc.test:a1b2"), Ok(1));
+        assert_eq!(check_xref_fast(b"news.example misc.test:a1b2"), Some(1));
+        let x = Xref::parse(b"host a:99999999999999999999").unwrap();
+        assert_eq!(x.number_in("a"), None);
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
         #[test]
-        fn fast_check_agrees(v in "[ab.:1 \t\r\n!\x7f]{0,24}") {
+        fn fast_check_agrees(v in "[ab.:1x~ \t\r\n!\x7f\u{e9}]{0,24}") {
             let slow = check_xref_general(v.as_bytes());
             if let Some(n) = check_xref_fast(v.as_bytes()) {
                 prop_assert_eq!(Ok(n), slow.clone(), "{:?}", v);
