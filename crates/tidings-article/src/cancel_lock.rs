@@ -172,7 +172,8 @@ fn check_elements_fast(v: &[u8]) -> Option<usize> {
 }
 
 /// Checks a Cancel-Lock or Cancel-Key value without allocating (same rules as
-/// [`parse_elements`]); returns the number of elements.
+/// [`parse_elements`]); returns the number of elements, counting those that
+/// [`parse_elements`] skips because their base64 does not decode.
 pub fn check_elements(value: &[u8]) -> Result<usize, CancelLockError> {
     match check_elements_fast(value) {
         Some(n) => Ok(n),
@@ -183,7 +184,7 @@ pub fn check_elements(value: &[u8]) -> Result<usize, CancelLockError> {
 /// [`check_elements`] without the fast path.
 fn check_elements_general(value: &[u8]) -> Result<usize, CancelLockError> {
     if value.contains(&b'(') {
-        return parse_elements(value).map(|v| v.len());
+        return parse_all(value).map(|(_, n)| n);
     }
     let mut n = 0;
     for tok in value.split(|&b| has_class(b, WS)).filter(|t| !t.is_empty()) {
@@ -212,8 +213,20 @@ fn check_elements_general(value: &[u8]) -> Result<usize, CancelLockError> {
 
 /// Parses a Cancel-Lock or Cancel-Key value: whitespace-separated `scheme:base64`
 /// elements (comments in parentheses are skipped).
+///
+/// An element with the shape of padded base64 that still does not decode (non-zero
+/// trailing bits, e.g. `x-new:AB==`) is skipped, as RFC 8315 has receivers skip elements
+/// they cannot use, so that it does not hide a valid element next to it; the result may
+/// then be empty. Anything else that is not `scheme:base64` makes the whole value
+/// malformed, as [`check_elements`] says.
 pub fn parse_elements(value: &[u8]) -> Result<Vec<Element>, CancelLockError> {
+    parse_all(value).map(|(out, _)| out)
+}
+
+/// [`parse_elements`], and the number of elements including the skipped ones.
+fn parse_all(value: &[u8]) -> Result<(Vec<Element>, usize), CancelLockError> {
     let mut out = Vec::new();
+    let mut n = 0;
     let mut depth = 0u32;
     let mut cleaned = Vec::with_capacity(value.len());
     for &b in value {
@@ -239,8 +252,12 @@ pub fn parse_elements(value: &[u8]) -> Result<Vec<Element>, CancelLockError> {
         {
             return Err(CancelLockError::BadElement);
         }
-        if !check_b64(val) || B64.decode(val).is_err() {
+        if !check_b64(val) {
             return Err(CancelLockError::BadBase64);
+        }
+        n += 1;
+        if B64.decode(val).is_err() {
+            continue;
         }
         let value = std::str::from_utf8(val)
             .map_err(|_| CancelLockError::BadBase64)?
@@ -251,10 +268,10 @@ pub fn parse_elements(value: &[u8]) -> Result<Vec<Element>, CancelLockError> {
             value,
         });
     }
-    if out.is_empty() {
+    if n == 0 {
         return Err(CancelLockError::Empty);
     }
-    Ok(out)
+    Ok((out, n))
 }
 
 /// The c-key-string for a target article: `base64(HMAC(secret, uid + message_id))`, the
@@ -294,7 +311,7 @@ pub fn make_key_element(scheme: Scheme, secret: &[u8], uid: &[u8], message_id: &
 
 /// Whether some element of the Cancel-Key header matches some element of the
 /// Cancel-Lock header (same known scheme and `base64(hash(key)) == lock`). Malformed
-/// headers never verify.
+/// headers never verify; elements that do not decode are skipped ([`parse_elements`]).
 pub fn verify(cancel_lock: &[u8], cancel_key: &[u8]) -> bool {
     let (Ok(locks), Ok(keys)) = (parse_elements(cancel_lock), parse_elements(cancel_key)) else {
         return false;
@@ -394,6 +411,29 @@ mod tests {
             parse_elements(b"sha256:AA=A"),
             Err(CancelLockError::BadBase64)
         );
+    }
+
+    #[test]
+    fn undecodable_elements_are_skipped() {
+        // `AB==` has the shape of padded base64 but non-zero trailing bits: STANDARD
+        // decoding refuses it. The header is still well-formed (check_elements) and the
+        // element is skipped, so the valid sha256 element next to it verifies.
+        assert!(B64.decode("AB==").is_err());
+        let lock = b"sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc= x-new:AB==";
+        let key = b"sha256:qv1VXHYiCGjkX/N1nhfYKcAeUn8bCVhrWhoKuBSnpMA=";
+        assert_eq!(check_elements(lock), Ok(2));
+        let e = parse_elements(lock).unwrap();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].scheme, Some(Scheme::Sha256));
+        assert!(verify(lock, key));
+        assert!(verify(
+            b"x-new:AB== sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=",
+            b"sha256:AB== sha256:qv1VXHYiCGjkX/N1nhfYKcAeUn8bCVhrWhoKuBSnpMA="
+        ));
+        // Only undecodable elements: well-formed, nothing to match.
+        assert_eq!(parse_elements(b"x-new:AB== (c)"), Ok(Vec::new()));
+        assert_eq!(check_elements(b"x-new:AB== (c)"), Ok(1));
+        assert!(!verify(b"sha256:AB==", b"sha256:AB=="));
     }
 }
 
