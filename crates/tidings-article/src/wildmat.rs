@@ -11,6 +11,9 @@
 //!   right after the opening bracket (or after the negation mark) is literal; commas
 //!   inside a set do not split patterns;
 //! * `\` escaping the next character (so `\*`, `\,`, `\[`, `\!` are literals);
+//! * ASCII whitespace around each pattern of the list is ignored, so `*, !junk` is the
+//!   list `*` and `!junk` (RFC 3977 wildmats cannot contain spaces; an escaped one,
+//!   `\ `, is kept);
 //! * "poison" patterns starting with `@` (INN newsfeeds): for a single name `@pat` is
 //!   like `!pat`, but for an article posted to several groups (see
 //!   [`Wildmat::matches_groups`]) one group whose last matching pattern is `@pat`
@@ -156,11 +159,13 @@ fn match_toks(toks: &[Tok], s: &str) -> bool {
 }
 
 impl Wildmat {
-    /// Compiles a wildmat such as `comp.*,!comp.lang.*,@alt.binaries.*`.
+    /// Compiles a wildmat such as `comp.*,!comp.lang.*,@alt.binaries.*` (whitespace
+    /// around each pattern is ignored: `comp.*, !comp.lang.*`).
     pub fn parse(s: &str) -> Result<Self, WildmatError> {
         let mut patterns = Vec::new();
         let mut chars = s.chars().peekable();
         loop {
+            while chars.next_if(char::is_ascii_whitespace).is_some() {}
             let kind = match chars.peek() {
                 Some('!') => {
                     chars.next();
@@ -174,6 +179,8 @@ impl Wildmat {
             };
             let mut toks = Vec::new();
             let mut more = false;
+            // Unescaped whitespace literals at the end of `toks`, dropped at the comma.
+            let mut trailing_ws = 0;
             while let Some(c) = chars.next() {
                 let t = match c {
                     ',' => {
@@ -191,8 +198,15 @@ impl Wildmat {
                     '\\' => Tok::Lit(chars.next().ok_or(WildmatError::TrailingBackslash)?),
                     c => Tok::Lit(c),
                 };
+                // `c` is the unescaped character (an escape is `\\`, a set `[`).
+                trailing_ws = if c.is_ascii_whitespace() {
+                    trailing_ws + 1
+                } else {
+                    0
+                };
                 toks.push(t);
             }
+            toks.truncate(toks.len() - trailing_ws);
             if toks.is_empty() {
                 return Err(WildmatError::EmptyPattern);
             }
@@ -345,6 +359,29 @@ mod tests {
         assert!(!w.matches_groups(&[]));
         let w = Wildmat::parse("comp.*,alt.*,!alt.sex.*").unwrap();
         assert!(w.matches_groups(&["alt.sex.x", "comp.y"]));
+    }
+
+    #[test]
+    fn whitespace_around_patterns_is_ignored() {
+        // A peer's `groups = "*, !junk"`: the exclusion must work.
+        let w = Wildmat::parse("*, !junk").unwrap();
+        assert_eq!(w.len(), 2);
+        assert!(w.matches("misc.test"));
+        assert!(!w.matches("junk"));
+        assert_eq!(w.last_match("junk"), Some(PatternKind::Exclude));
+        let w = Wildmat::parse(" comp.* ,\t@alt.binaries.* , !comp.lang.* ").unwrap();
+        assert!(w.matches("comp.x"));
+        assert!(!w.matches("comp.lang.c"));
+        assert!(!w.matches_groups(&["comp.x", "alt.binaries.x"]));
+        assert!(!w.matches(" comp.x"));
+        // Whitespace inside a pattern, escaped or in a set, stays.
+        assert!(m("a b", "a b"));
+        assert!(m("a\\ ", "a "));
+        assert!(!m("a\\ ", "a"));
+        assert!(m("a[ ]", "a "));
+        assert_eq!(Wildmat::parse("a, ,b"), Err(WildmatError::EmptyPattern));
+        assert_eq!(Wildmat::parse("  "), Err(WildmatError::EmptyPattern));
+        assert_eq!(Wildmat::parse("a, ! "), Err(WildmatError::EmptyPattern));
     }
 
     #[test]
