@@ -1,9 +1,14 @@
 //! Validation of an article's headers for transit (IHAVE/TAKETHIS) and for injection
 //! (POST), after RFC 5536 and RFC 5537.
 //!
-//! Both modes reject duplicates of single-instance headers and check the syntax of every
-//! known header that is present. They differ in what is required and how strict the
-//! Message-ID check is:
+//! Injection (a new article from a reader) rejects duplicates of every single-instance header
+//! and checks the syntax of every known header that is present. Transit (an article relayed
+//! by a peer) is as lenient as INN 2.7's innd, so that Tidings relays what the rest of Usenet
+//! relays: only the headers the server acts on are checked (From present, Date,
+//! Injection-Date, Message-ID, Newsgroups, Path, Control), and only duplicates of the
+//! required ones are refused; a malformed References, Reply-To, Distribution, Expires, ... is
+//! carried as it is (INN's `ARTclean` checks the same set). The modes also differ in what is
+//! required and how strict the Message-ID check is:
 //!
 //! * transit: From, Date, Message-ID, Newsgroups, Path and Subject are required, and the
 //!   Message-ID must be in the RFC 3977 form (the form the server can look up);
@@ -268,10 +273,13 @@ fn validate(h: &Headers<'_>, mode: Mode) -> Result<(), ValidationError> {
         let Some(&(name, id, single)) = KNOWN.get(idx) else {
             continue;
         };
-        if seen[idx] && single {
+        if seen[idx] && single && (mode == Mode::Injection || idx < REQUIRED_IN_TRANSIT) {
             return Err(ValidationError::DuplicateHeader(name));
         }
         seen[idx] = true;
+        if mode == Mode::Transit && !checked_in_transit(id) {
+            continue;
+        }
         let v = trim_ws(value);
         check_field(name, id, v, mode)?;
     }
@@ -285,6 +293,26 @@ fn validate(h: &Headers<'_>, mode: Mode) -> Result<(), ValidationError> {
         }
     }
     Ok(())
+}
+
+/// The first this many entries of [`KNOWN`] are the headers transit requires (From, Date,
+/// Message-ID, Newsgroups, Path, Subject); only their duplicates are refused in transit.
+const REQUIRED_IN_TRANSIT: usize = 6;
+
+/// Headers whose syntax transit checks: those the server acts on (age, look-up, routing, loop
+/// detection, control processing). INN's innd does not check the others either.
+fn checked_in_transit(id: H) -> bool {
+    matches!(
+        id,
+        H::From
+            | H::Date
+            | H::InjectionDate
+            | H::MessageId
+            | H::Newsgroups
+            | H::Path
+            | H::Control
+            | H::Subject
+    )
 }
 
 fn check_field(name: &'static str, id: H, v: &[u8], mode: Mode) -> Result<(), ValidationError> {
@@ -337,7 +365,7 @@ fn check_field(name: &'static str, id: H, v: &[u8], mode: Mode) -> Result<(), Va
             if v.is_empty() {
                 return Err(ValidationError::EmptyHeader(name));
             }
-            if !has_address(v) {
+            if mode == Mode::Injection && !has_address(v) {
                 return Err(bad("no e-mail address"));
             }
         }
@@ -538,7 +566,8 @@ Cancel-Lock: sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=\r\n\
 
     #[test]
     fn bad_values_have_readable_messages() {
-        let cases = [
+        // Checked in transit (the headers the server acts on) and in injection.
+        let transit_cases = [
             ("Message-ID: <a b@c>", "Bad Message-ID: <a b@c> ("),
             (
                 "Date: yesterday",
@@ -552,8 +581,19 @@ Cancel-Lock: sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=\r\n\
                 "Path: a b",
                 "Bad Path: a b (invalid character in Path entry)",
             ),
+            ("Control: ", "Bad Control:  (no control verb)"),
+            ("Injection-Date: x", "Bad Injection-Date: x ("),
+        ];
+        for (line, msg) in transit_cases {
+            // Replace an existing header of that name, or add it.
+            let name = line.split(':').next().unwrap();
+            let art = format!("{line}\r\n{}", without(name));
+            let e = transit(&art).unwrap_err().to_string();
+            assert!(e.starts_with(msg), "{line}: got {e:?}");
+        }
+        // Checked when a reader posts; carried as they are in transit, as INN's innd does.
+        let injection_cases = [
             ("From: nobody", "Bad From: nobody (no e-mail address)"),
-            ("Xref: host", "Bad Xref: host (no group:number in Xref)"),
             (
                 "References: <a@b> <c",
                 "Bad References: <a@b> <c (unclosed '<')",
@@ -574,7 +614,6 @@ Cancel-Lock: sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=\r\n\
                 "Expires: 32 Jan 2020 00:00:00 +0000",
                 "Bad Expires: 32 Jan 2020 00:00:00 +0000 (date field out of range)",
             ),
-            ("Control: ", "Bad Control:  (no control verb)"),
             (
                 "Approved: moderator",
                 "Bad Approved: moderator (no e-mail address)",
@@ -583,15 +622,50 @@ Cancel-Lock: sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=\r\n\
                 "Cancel-Key: sha256",
                 "Bad Cancel-Key: sha256 (element is not scheme:base64)",
             ),
-            ("Injection-Date: x", "Bad Injection-Date: x ("),
         ];
-        for (line, msg) in cases {
-            // Replace an existing header of that name, or add it.
+        for (line, msg) in injection_cases {
             let name = line.split(':').next().unwrap();
-            let art = format!("{line}\r\n{}", without(name));
-            let e = transit(&art).unwrap_err().to_string();
+            let mut posted = String::new();
+            for (h, v) in [
+                ("From", "a@b.example"),
+                ("Newsgroups", "misc.test"),
+                ("Subject", "hi"),
+            ] {
+                if h != name {
+                    posted.push_str(&format!("{h}: {v}\r\n"));
+                }
+            }
+            posted.push_str(&format!("{line}\r\n\r\nbody\r\n"));
+            let e = validate_injection_bytes(posted.as_bytes())
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with(msg), "{line}: got {e:?}");
+            let relayed = format!("{line}\r\n{}", without(name));
+            assert_eq!(transit(&relayed), Ok(()), "{line} in transit");
         }
+    }
+
+    #[test]
+    fn transit_refuses_only_duplicates_of_required_headers() {
+        for dup in [
+            "Organization: b",
+            "User-Agent: b",
+            "References: <r@x>",
+            "Reply-To: c@d",
+        ] {
+            assert_eq!(transit(&with(dup)), Ok(()), "{dup}");
+            assert_eq!(
+                transit(&with(&format!("{dup}\r\n{dup}"))),
+                Ok(()),
+                "{dup} twice"
+            );
+        }
+        let posted = "From: a@b.example\r\nNewsgroups: misc.test\r\nSubject: hi\r\n\
+                      Organization: a\r\nOrganization: b\r\n\r\nbody\r\n";
+        assert_eq!(
+            validate_injection_bytes(posted.as_bytes()),
+            Err(ValidationError::DuplicateHeader("Organization"))
+        );
     }
 
     #[test]
@@ -632,20 +706,16 @@ Cancel-Lock: sha256:s/pmK/3grrz++29ce2/mQydzJuc7iqHn1nqcJiQTPMc=\r\n\
     }
 
     #[test]
-    fn xref_with_non_numeric_locators_passes_transit() {
-        let art = format!(
-            "Xref: news.example misc.test:a1b2 alt.test:x:y\r\n{}",
-            without("Xref")
-        );
-        assert_eq!(transit(&art), Ok(()));
-        let art = format!("Xref: news.example misc.test:\r\n{}", without("Xref"));
-        assert!(matches!(
-            transit(&art),
-            Err(ValidationError::BadXref {
-                reason: XrefError::BadLocation,
-                ..
-            })
-        ));
+    fn xref_is_not_checked_in_transit() {
+        // The server replaces a relayed article's Xref; like innd it does not judge it.
+        for xref in [
+            "news.example misc.test:a1b2 alt.test:x:y",
+            "news.example misc.test:",
+            "h",
+        ] {
+            let art = format!("Xref: {xref}\r\n{}", without("Xref"));
+            assert_eq!(transit(&art), Ok(()), "{xref}");
+        }
     }
 
     #[test]
