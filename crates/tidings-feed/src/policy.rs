@@ -207,6 +207,9 @@ pub enum Refusal {
     /// None of the newsgroups is carried here.
     #[error("Unwanted newsgroups: {0} (none carried here)")]
     UnwantedGroups(String),
+    /// Posted to a group moderated here without an Approved header (INN: "Unapproved for").
+    #[error("Unapproved for \"{0}\" (a moderated group; no Approved header)")]
+    Unapproved(String),
     /// The message-id argument of TAKETHIS is not valid.
     #[error("Bad message-id {0}")]
     BadCommandId(String),
@@ -318,8 +321,19 @@ pub struct Context<'a> {
     pub now: i64,
     /// The transit settings.
     pub config: &'a TransitConfig,
-    /// Whether a group is carried here (exists and is not `x`).
-    pub carried: &'a dyn Fn(&str) -> bool,
+    /// Whether and how a group is carried here.
+    pub carried: &'a dyn Fn(&str) -> Carried,
+}
+
+/// How a group is carried here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carried {
+    /// Unknown here, or `x` (no articles filed).
+    No,
+    /// Carried.
+    Yes,
+    /// Carried and moderated (`m`): articles need an Approved header.
+    Moderated,
 }
 
 impl std::fmt::Debug for Context<'_> {
@@ -401,12 +415,16 @@ pub fn examine(
     }
     let ng = h.get_unfolded("Newsgroups").unwrap_or_default();
     let groups = parse_newsgroups(&ng).map_err(|e| Refusal::Malformed(e.to_string()))?;
-    let mut file_in: Vec<String> = groups
-        .iter()
-        .map(|g| g.as_str())
-        .filter(|g| (cx.carried)(g))
-        .map(str::to_owned)
-        .collect();
+    let approved = h.contains("Approved");
+    let mut file_in: Vec<String> = Vec::with_capacity(groups.len());
+    for g in groups.iter().map(|g| g.as_str()) {
+        match (cx.carried)(g) {
+            Carried::No => {}
+            Carried::Yes => file_in.push(g.to_owned()),
+            Carried::Moderated if approved => file_in.push(g.to_owned()),
+            Carried::Moderated => return Err(Refusal::Unapproved(g.to_owned())),
+        }
+    }
     if file_in.is_empty() {
         match cx.config.unknown_groups {
             UnknownGroups::Junk => file_in.push("junk".to_owned()),
@@ -521,7 +539,11 @@ mod tests {
     }
 
     fn run(a: Vec<u8>, id: &str, cfg: &TransitConfig) -> Result<OwnedArticle, Refusal> {
-        let carried = |g: &str| g == "misc.test" || g == "junk";
+        let carried = |g: &str| match g {
+            "misc.test" | "junk" => Carried::Yes,
+            "mod.test" => Carried::Moderated,
+            _ => Carried::No,
+        };
         let cx = Context {
             pathhost: "me.example",
             now: NOW,
@@ -641,6 +663,16 @@ mod tests {
         assert_eq!(
             decide(Verb::Ihave, History::Unknown, false, Some(&Err(e))).code,
             ReplyCode::TRANSFER_REJECTED
+        );
+        // A moderated group carried here needs Approved (INN: "Unapproved for").
+        let e = run(art("p!x", "<1@x>", "misc.test,mod.test", &d), "<1@x>", &cfg).unwrap_err();
+        assert_eq!(e, Refusal::Unapproved("mod.test".into()));
+        assert!(e.remember());
+        let mut approved = b"Approved: mod@example.org\r\n".to_vec();
+        approved.extend_from_slice(&art("p!x", "<1@x>", "misc.test,mod.test", &d));
+        assert_eq!(
+            run(approved, "<1@x>", &cfg).unwrap().groups,
+            ["misc.test", "mod.test"]
         );
         // A bare LF elsewhere and a dot line after CRLF are fine.
         let mut fine = art("p!x", "<1@x>", "misc.test", &d);

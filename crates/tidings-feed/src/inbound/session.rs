@@ -102,7 +102,7 @@ struct Session {
     /// `[transit] max_pending_bytes`): taken before a submit, given back by its completion.
     /// The read loop waits for permits, so it stops reading while the store is behind.
     unstored: Arc<Semaphore>,
-    carried: std::sync::Mutex<HashMap<String, bool>>,
+    carried: std::sync::Mutex<HashMap<String, policy::Carried>>,
     shutdown: ShutdownSignal,
     idle: Duration,
     tls: bool,
@@ -602,8 +602,14 @@ impl Session {
             if let Some(&c) = cache.get(g) {
                 return c;
             }
-            let c =
-                matches!(store.group(g), Ok(Some(info)) if info.status != GroupStatus::Disabled);
+            let c = match store.group(g) {
+                Ok(Some(info)) => match info.status {
+                    GroupStatus::Disabled => policy::Carried::No,
+                    GroupStatus::Moderated => policy::Carried::Moderated,
+                    _ => policy::Carried::Yes,
+                },
+                _ => policy::Carried::No,
+            };
             // A peer can name any number of groups; the cache is only a shortcut.
             if cache.len() >= MAX_CARRIED_CACHE {
                 cache.clear();
