@@ -84,6 +84,10 @@ pub struct PeerConfig {
     /// Outbound: try MODE STREAM (CHECK/TAKETHIS); false, or a refusal, means IHAVE.
     #[serde(default = "default_true")]
     pub streaming: bool,
+    /// Outbound: ask the peer for COMPRESS DEFLATE (RFC 8054) after TLS and AUTHINFO; a peer
+    /// that refuses (INN's innd does not know the command) is fed uncompressed. Default false.
+    #[serde(default)]
+    pub compress: bool,
     /// Outbound: how long a connection may make no progress (a write, or the reply awaited)
     /// before it is closed and its articles offered again. Default 60.
     #[serde(default = "default_response_timeout")]
@@ -169,6 +173,7 @@ impl PeerConfig {
             max_size: None,
             distributions: Vec::new(),
             streaming: true,
+            compress: false,
             response_timeout_secs: default_response_timeout(),
             retry_secs: default_retry(),
             max_reconnect_secs: default_max_reconnect(),

@@ -22,6 +22,8 @@ use tokio::net::TcpListener;
 #[derive(Default)]
 struct Behaviour {
     refuse_streaming: bool,
+    /// answer COMPRESS DEFLATE with 206 and inflate/deflate from then on (else 500)
+    compress: bool,
     /// ids answered 431 (CHECK) / 436 (IHAVE) the first time they are offered
     defer_once: HashSet<String>,
     /// ids rejected: 437 (IHAVE) / 439 (TAKETHIS)
@@ -170,12 +172,19 @@ impl Peer {
                 "IHAVE" if self.defer_now(&arg) => "436 later".to_owned(),
                 "IHAVE" => {
                     s.write_all(b"335 send it\r\n").await.ok()?;
+                    s.flush().await.ok()?;
                     let block = Self::read_block(&mut s, &mut buf).await?;
                     if self.receive(&arg, block) {
                         "235 thanks".to_owned()
                     } else {
                         "437 rejected".to_owned()
                     }
+                }
+                "COMPRESS" if self.behaviour.compress && !s.is_compressed() => {
+                    s.write_all(b"206 Compression active\r\n").await.ok()?;
+                    s.flush().await.ok()?;
+                    s = s.compress(std::mem::take(&mut buf)).ok()?;
+                    continue;
                 }
                 "STARTTLS" if self.starttls.is_some() && !s.is_tls() => {
                     s.write_all(b"382 go ahead\r\n").await.ok()?;
@@ -194,6 +203,8 @@ impl Peer {
                 _ => "500 unknown".to_owned(),
             };
             s.write_all(format!("{reply}\r\n").as_bytes()).await.ok()?;
+            // (a compressed stream holds its output until flushed)
+            s.flush().await.ok()?;
         }
     }
 }
@@ -792,4 +803,37 @@ async fn backlog_moved_by_expiry_compaction_is_still_delivered() {
     feeders.stop(Duration::from_secs(5)).await;
     assert_eq!((c.counts.accepted, c.missing), (kept.len() as u64, 0));
     assert_delivered(&node, &fake, &kept);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compress_deflate_when_the_peer_takes_it() {
+    // A peer that takes COMPRESS inflates everything after its 206: the articles arrive
+    // only if the feeder really compresses. A peer that refuses is fed uncompressed.
+    for accept in [true, false] {
+        let (l, addr) = listener().await;
+        let fake = Peer::new(Behaviour {
+            compress: accept,
+            ..Behaviour::default()
+        });
+        fake.serve(l, None);
+        let mut p = peer("peer-z", &addr);
+        p.compress = true;
+        p.connections = 1;
+        let peers = [p];
+        let node = Node::new(&peers);
+        let feeders = node.start(&peers);
+        let arts: Vec<_> = (0..30)
+            .map(|i| article(i, "misc.test", "x!not-for-mail"))
+            .collect();
+        let ids = node.post(&arts);
+        wait_until("queue empty", || queue_empty(&node, "peer-z")).await;
+        feeders.stop(Duration::from_secs(5)).await;
+        assert_delivered(&node, &fake, &ids);
+        let seen = fake.seen.lock().unwrap();
+        assert!(
+            seen.commands.iter().any(|c| c == "COMPRESS DEFLATE"),
+            "{:?}",
+            seen.commands
+        );
+    }
 }

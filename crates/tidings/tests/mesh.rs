@@ -133,10 +133,13 @@ fn three_nodes_starttls_nntps_and_tcp_each_article_once() {
             p.name, p.plain6
         )
     };
+    // COMPRESS DEFLATE (RFC 8054) on B's NNTPS link to A and on C's plain link to A.
+    let compressed =
+        |block: String| block.replace("connections = 1\n", "connections = 1\ncompress = true\n");
     a.write_config(&(tls_peer(&b, "starttls", b.starttls) + &tcp_peer(&c)));
-    b.write_config(&(tls_peer(&a, "nntps", a.nntps) + &tcp_peer(&c)));
+    b.write_config(&(compressed(tls_peer(&a, "nntps", a.nntps)) + &tcp_peer(&c)));
     // C is identified by A and B by address; A and B identify C's connections (from ::1) the same way.
-    c.write_config(&(tcp_peer(&a) + &tcp_peer(&b)));
+    c.write_config(&(compressed(tcp_peer(&a)) + &tcp_peer(&b)));
     let mut nodes = [a.start(), b.start(), c.start()];
     let addrs = [a.plain(), b.plain(), c.plain()];
     let names = [&a.name, &b.name, &c.name];
@@ -173,6 +176,13 @@ fn three_nodes_starttls_nntps_and_tcp_each_article_once() {
     let mut report = Vec::new();
     for (n, d) in nodes.iter_mut().enumerate() {
         assert!(d.stop(), "{}", d.stderr());
+        // the compressed links were compressed (A took COMPRESS DEFLATE from B and C)
+        assert!(
+            !d.stderr().contains("does not take COMPRESS"),
+            "{}: {}",
+            names[n],
+            d.stderr()
+        );
         for (o, other) in names.iter().enumerate() {
             if o == n {
                 continue;

@@ -279,6 +279,24 @@ async fn connect(ctx: &Ctx) -> Result<Conn, ConnError> {
             )));
         }
     }
+    if ctx.cfg.compress {
+        let r = conn
+            .command("COMPRESS DEFLATE", CommandKind::Compress)
+            .await?;
+        if r.code.0 == 206 {
+            // Whatever follows the 206 is already compressed.
+            let Conn { stream, buf, .. } = conn;
+            conn = Conn {
+                stream: stream.compress(buf)?,
+                buf: Vec::with_capacity(8192),
+                dec: ResponseDecoder::default(),
+                io_timeout: t,
+            };
+        } else {
+            tracing::info!(peer = %ctx.cfg.name, code = r.code.0,
+                "the peer does not take COMPRESS DEFLATE; feeding uncompressed");
+        }
+    }
     Ok(conn)
 }
 

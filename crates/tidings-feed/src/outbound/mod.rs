@@ -61,6 +61,8 @@ pub struct FeederConfig {
     pub delay_secs: u64,
     /// Try MODE STREAM.
     pub streaming: bool,
+    /// Ask for COMPRESS DEFLATE (RFC 8054) after authenticating; a refusal means uncompressed.
+    pub compress: bool,
     /// Deferred (431/436) articles are offered again after this.
     pub retry_after: Duration,
     /// First reconnect wait; doubled per failure (with jitter) up to `backoff_max`.
@@ -111,6 +113,7 @@ impl FeederConfig {
             window: p.window.clamp(1, crate::peers::MAX_WINDOW),
             delay_secs: p.delay_secs,
             streaming: p.streaming,
+            compress: p.compress,
             retry_after: Duration::from_secs(p.retry_secs.max(1)),
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(p.max_reconnect_secs.max(1)),
