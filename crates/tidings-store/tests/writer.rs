@@ -28,13 +28,19 @@ fn article(i: usize) -> OwnedArticle {
     }
 }
 
-#[test]
-fn completions_report_durable_outcomes_from_many_threads() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path(), Config::default()).unwrap());
+/// A store in `dir` with the group misc.test.
+fn store_with_group(dir: &std::path::Path) -> Arc<Store> {
+    let store = Arc::new(Store::open(dir, Config::default()).unwrap());
     store
         .add_group("misc.test", GroupStatus::Posting, 0, "test", "")
         .unwrap();
+    store
+}
+
+#[test]
+fn completions_report_durable_outcomes_from_many_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_group(dir.path());
     let writer = Writer::start(
         Arc::clone(&store),
         WriterConfig {
@@ -93,10 +99,7 @@ fn completions_report_durable_outcomes_from_many_threads() {
 #[test]
 fn shutdown_stores_what_is_queued_then_refuses() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path(), Config::default()).unwrap());
-    store
-        .add_group("misc.test", GroupStatus::Posting, 0, "test", "")
-        .unwrap();
+    let store = store_with_group(dir.path());
     let writer = Writer::start(Arc::clone(&store), WriterConfig::default()).unwrap();
     let clone = writer.clone();
     let (tx, rx) = mpsc::channel();
@@ -129,10 +132,7 @@ fn shutdown_stores_what_is_queued_then_refuses() {
 #[test]
 fn rejections_are_remembered_in_the_group_commit() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path(), Config::default()).unwrap());
-    store
-        .add_group("misc.test", GroupStatus::Posting, 0, "test", "")
-        .unwrap();
+    let store = store_with_group(dir.path());
     let writer = Writer::start(Arc::clone(&store), WriterConfig::default()).unwrap();
     let (tx, rx) = mpsc::channel();
     // Articles and rejections interleaved; a rejection of a stored article changes nothing.
