@@ -837,3 +837,33 @@ async fn compress_deflate_when_the_peer_takes_it() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn articles_of_a_lost_segment_count_as_missing() {
+    // A segment file deleted behind the store's back: its queued articles are finished as
+    // missing (not retried forever); the rest is delivered.
+    let (l, addr) = listener().await;
+    let fake = Peer::new(Behaviour::default());
+    fake.serve(l, None);
+    let peers = [peer("peer-l", &addr)];
+    let node = Node::with_segments(&peers, 4096);
+    let arts: Vec<_> = (0..30)
+        .map(|i| article(i, "misc.test", "x!not-for-mail"))
+        .collect();
+    let ids = node.post(&arts);
+    node.store.flush().unwrap();
+    let spool = node._dir.path().join("spool");
+    let mut segs: Vec<_> = std::fs::read_dir(&spool)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    segs.sort();
+    assert!(segs.len() > 2, "{segs:?}");
+    std::fs::remove_file(&segs[0]).unwrap();
+    let feeders = node.start(&peers);
+    wait_until("queue empty", || queue_empty(&node, "peer-l")).await;
+    let c = feeders.counters()[0].1;
+    feeders.stop(Duration::from_secs(5)).await;
+    assert!(c.missing > 0, "{c:?}");
+    assert_eq!(c.missing + c.counts.accepted, ids.len() as u64, "{c:?}");
+}

@@ -409,7 +409,13 @@ pub fn send(socket: &Path, req: &Request) -> Result<Option<Vec<String>>> {
         }
         Err(e) => return Err(e).with_context(|| format!("connecting to {}", socket.display())),
     };
-    conn.set_read_timeout(Some(Duration::from_secs(300)))?;
+    // A check reads the whole spool and an expiry pass may take long on a big store: the
+    // server answers when done, so those wait as long as it takes.
+    let patience = match req {
+        Request::Check | Request::Expire => None,
+        _ => Some(Duration::from_secs(300)),
+    };
+    conn.set_read_timeout(patience)?;
     conn.write_all(format!("{}\n", req.encode()).as_bytes())
         .context("writing to the control socket")?;
     let mut lines = Vec::new();

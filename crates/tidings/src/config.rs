@@ -708,20 +708,6 @@ impl Config {
         for (k, m) in self.transit.problems() {
             errors.push(err(format!("transit.{k}"), m));
         }
-        // Older articles must be refused by age once their remembered rejection (or
-        // cancellation, or expiry) is forgotten, or a re-offer brings them back. With no age
-        // limit (0) nothing can ensure that; the operator chose to take old articles.
-        let (age, keep) = (self.transit.max_age_days, self.store.reject_retention_days);
-        if age > 0 && age > keep {
-            errors.push(err(
-                "transit.max_age_days",
-                format!(
-                    "must be at most store.reject_retention_days ({keep}), or 0: an article \
-                     rejected, cancelled or expired more than {keep} days ago would be taken \
-                     again when re-offered"
-                ),
-            ));
-        }
         if !(4096..=u64::from(u32::MAX)).contains(&self.store.segment_size) {
             errors.push(err(
                 "store.segment_size",
@@ -758,6 +744,44 @@ impl Config {
         for (i, p) in self.peer.iter().enumerate() {
             if let Some(ca) = &p.ca_file {
                 file(format!("peer[{i}].ca_file"), ca);
+            }
+        }
+        // Older articles must be refused by age once their remembered rejection (or
+        // cancellation, or expiry) is forgotten, or a re-offer brings them back. With no age
+        // limit (0) nothing can ensure that; the operator chose to take old articles.
+        let (age, keep) = (self.transit.max_age_days, self.store.reject_retention_days);
+        if age > 0 && age > keep {
+            out.push(format!(
+                "transit.max_age_days ({age}) is more than store.reject_retention_days \
+                 ({keep}): an article rejected, cancelled or expired more than {keep} days ago \
+                 is taken again when a peer offers it"
+            ));
+        }
+        for (i, p) in self.peer.iter().enumerate() {
+            if p.window > tidings_feed::peers::MAX_WINDOW {
+                out.push(format!(
+                    "peer[{i}].window ({}) is more than {}; {} is used (a round writes all its \
+                     commands before reading replies; larger windows can block both sides)",
+                    p.window,
+                    tidings_feed::peers::MAX_WINDOW,
+                    tidings_feed::peers::MAX_WINDOW
+                ));
+            }
+        }
+        let listeners = self.listeners();
+        for (i, l) in listeners.iter().enumerate() {
+            let ip = l.addr.ip();
+            if ip.is_unspecified()
+                && ip.is_ipv6()
+                && !listeners
+                    .iter()
+                    .any(|o| o.addr.port() == l.addr.port() && o.addr.ip().is_ipv4())
+            {
+                out.push(format!(
+                    "listen[{i}]: {} takes IPv6 clients only; add 0.0.0.0:{} for IPv4",
+                    l.addr,
+                    l.addr.port()
+                ));
             }
         }
         let public: Vec<String> = self
@@ -928,13 +952,20 @@ mod tests {
         assert_eq!(e.0[0].path, "peer[0].name", "{e}");
         assert!(e.0[0].message.contains("at most 255"), "{e}");
         parse(&format!("[[peer]]\nname = \"{}\"\n", "p".repeat(255))).unwrap();
-        // max_age_days against reject_retention_days; 0 (no age limit) is allowed.
-        let e = parse("[transit]\nmax_age_days = 11\n").unwrap_err();
-        assert_eq!(e.0.len(), 1, "{e}");
-        assert_eq!(e.0[0].path, "transit.max_age_days", "{e}");
-        parse("[transit]\nmax_age_days = 10\n").unwrap();
-        parse("[transit]\nmax_age_days = 30\n[store]\nreject_retention_days = 30\n").unwrap();
-        parse("[transit]\nmax_age_days = 0\n[store]\nreject_retention_days = 1\n").unwrap();
+        // max_age_days against reject_retention_days: a warning (older files set only one of
+        // them); 0 (no age limit) is the operator's choice.
+        let w = parse("[transit]\nmax_age_days = 11\n").unwrap().warnings();
+        assert!(
+            w.iter().any(|w| w.starts_with("transit.max_age_days (11)")),
+            "{w:?}"
+        );
+        for ok in [
+            "[transit]\nmax_age_days = 10\n",
+            "[transit]\nmax_age_days = 30\n[store]\nreject_retention_days = 30\n",
+            "[transit]\nmax_age_days = 0\n[store]\nreject_retention_days = 1\n",
+        ] {
+            assert!(parse(ok).unwrap().warnings().is_empty(), "{ok}");
+        }
     }
 
     #[test]
@@ -982,6 +1013,23 @@ mod tests {
             "{w:?}"
         );
         assert!(!w.iter().any(|w| w.starts_with("access[1]")), "{w:?}");
+        // [::] alone takes IPv6 only (the socket is IPV6_V6ONLY); with 0.0.0.0 beside it, fine.
+        let c = parse("[[listen]]\naddr = \"[::]:119\"\n").unwrap();
+        assert!(
+            c.warnings().iter().any(|w| w.contains("IPv6 clients only")),
+            "{:?}",
+            c.warnings()
+        );
+        let c =
+            parse("[[listen]]\naddr = \"[::]:119\"\n[[listen]]\naddr = \"0.0.0.0:119\"\n").unwrap();
+        assert!(!c.warnings().iter().any(|w| w.contains("IPv6 clients only")));
+        // an old window above the cap: used as 1024, with a warning
+        let c = parse("[[peer]]\nname = \"p\"\nwindow = 5000\n").unwrap();
+        assert!(
+            c.warnings()
+                .iter()
+                .any(|w| w.starts_with("peer[0].window (5000)"))
+        );
         // The same rule with loopback listeners only is not worth a warning.
         let c = parse("[[access]]\nread = \"*\"\n").unwrap();
         assert!(c.warnings().is_empty(), "{:?}", c.warnings());

@@ -515,6 +515,18 @@ async fn serve(
         users::users_path(data_dir),
         shutdown.signal(),
     ));
+    if cfg.expire.every_minutes > 0 {
+        let keep = match cfg.expire.default_max_age_days {
+            0 => "forever".to_owned(),
+            d => format!("{d} days"),
+        };
+        tracing::info!(
+            every_minutes = cfg.expire.every_minutes,
+            rules = cfg.expire.rule.len(),
+            "expiry: articles in groups no [[expire.rule]] matches are kept {keep} \
+             (expire.default_max_age_days)"
+        );
+    }
     let expiry_task = (cfg.expire.every_minutes > 0).then(|| {
         tokio::spawn(run_expiry(
             Arc::clone(&store),

@@ -169,15 +169,15 @@ impl Daemon {
         false
     }
 
-    /// Waits (bounded by `limit`) for the process to exit; its exit code, `None` if it is
-    /// still running (or died of a signal).
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+    /// Waits (bounded by `limit`) for the process to exit; its exit status, `None` if it is
+    /// still running.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let child = self.child.as_mut()?;
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if let Some(status) = child.try_wait().unwrap() {
                 self.child = None;
-                return status.code();
+                return Some(status);
             }
             std::thread::sleep(Duration::from_millis(20));
         }
