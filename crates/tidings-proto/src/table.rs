@@ -487,8 +487,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         Some("AUTHINFO"),
         "AUTHINFO USER username",
         "send the user name",
+        // Trailing blanks are not part of the name (nnrpd splits the line into words); a
+        // password keeps them (AUTHINFO PASS takes the rest of the line as it is).
         |a| Ok(Command::AuthinfoUser(command::credential(
-            a.rest(),
+            a.rest().trim_end_matches([' ', '\t']),
             "user name"
         )?))
     ),
