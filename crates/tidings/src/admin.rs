@@ -6,7 +6,8 @@
 //!
 //! The control protocol is line based. The client sends one request line: fields separated by
 //! TAB, the first being the operation (`group-add NAME FLAG DESCRIPTION`, `group-rm NAME`,
-//! `group-list`, `user-add NAME PHC`, `user-rm NAME`, `user-list`, `feed-status`, `ping`). The server answers
+//! `group-set NAME FLAG|- +DESCRIPTION|-`, `group-list`, `user-add NAME PHC`, `user-rm NAME`,
+//! `user-list`, `feed-status`, `cancel ID`, `check`, `expire`, `ping`). The server answers
 //! with zero or more data lines, each starting with `+ `, then one final line: `ok`, or
 //! `error ` and a message. Passwords never cross the socket: `user add` hashes on the client
 //! side and sends the PHC string.

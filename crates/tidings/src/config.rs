@@ -142,7 +142,7 @@ pub struct ListenConfig {
     /// When true (the default), AUTHINFO before TLS is answered `483`.
     #[serde(default = "yes")]
     pub auth_requires_tls: bool,
-    /// A name for logs. Default: `nntp`, `nntp-starttls` or `nntps` with the address.
+    /// A name for logs. Default: `nntp`, `nntp-starttls` or `nntps` by `tls` mode.
     #[serde(default)]
     pub name: Option<String>,
 }
@@ -693,6 +693,18 @@ impl Config {
                 ),
             ));
         }
+        for (i, r) in self.access.iter().enumerate() {
+            for (key, pattern) in [("read", &r.read), ("post", &r.post)] {
+                if !pattern.trim().is_empty()
+                    && let Err(e) = tidings_article::Wildmat::parse(pattern.trim())
+                {
+                    errors.push(err(
+                        format!("access[{i}].{key}"),
+                        format!("bad wildmat: {e}"),
+                    ));
+                }
+            }
+        }
         let mut names = HashSet::new();
         for (i, p) in self.peer.iter().enumerate() {
             for (k, m) in p.problems() {
@@ -966,6 +978,14 @@ mod tests {
         ] {
             assert!(parse(ok).unwrap().warnings().is_empty(), "{ok}");
         }
+    }
+
+    #[test]
+    fn access_wildmats_are_checked() {
+        let e = parse("[[access]]\nread = \"[\"\npost = \"a,[b\"\n").unwrap_err();
+        let paths: Vec<_> = e.0.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["access[0].read", "access[0].post"], "{e}");
+        parse("[[access]]\nread = \"*,!junk\"\npost = \"\"\n").unwrap();
     }
 
     #[test]
