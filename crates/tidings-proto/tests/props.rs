@@ -135,7 +135,8 @@ fn command() -> impl Strategy<Value = Command> {
         msgid().prop_map(Command::Ihave),
         msgid().prop_map(Command::Check),
         msgid().prop_map(Command::TakeThis),
-        "[!-~][ -~]{0,30}".prop_map(Command::AuthinfoUser),
+        // a user name has no trailing blanks (they are not part of it)
+        "[!-~]([ -~]{0,29}[!-~])?".prop_map(Command::AuthinfoUser),
         "[!-~][ -~]{0,30}".prop_map(Command::AuthinfoPass),
         (keyword(), prop::option::of("[A-Za-z0-9+/=]{1,40}"))
             .prop_map(|(mechanism, initial)| Command::AuthinfoSasl { mechanism, initial }),
