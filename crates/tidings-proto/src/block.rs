@@ -12,6 +12,9 @@ use thiserror::Error;
 /// Default maximum size of a decoded block (1 MiB).
 pub const DEFAULT_BLOCK_LIMIT: usize = 1 << 20;
 
+/// Unused capacity a finished block may keep (see `BlockDecoder::finish`).
+const SLACK: usize = 4096;
+
 /// Outcome of one [`BlockDecoder::decode`] call that did not fail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlockStep {
@@ -146,7 +149,13 @@ impl BlockDecoder {
     fn finish(&mut self, consumed: usize) -> Result<BlockStep, BlockError> {
         let discarded = self.wire.saturating_add(consumed);
         let overflow = self.overflow;
-        let block = std::mem::take(&mut self.out);
+        let mut block = std::mem::take(&mut self.out);
+        // `decode` reserved room for the whole buffer it was given, which holds the articles
+        // pipelined after this one too: give back what this block does not use, so that a
+        // queued article does not keep tens of KB it does not need.
+        if block.capacity() - block.len() > SLACK.max(block.len()) {
+            block.shrink_to_fit();
+        }
         self.reset();
         if overflow {
             Err(BlockError::TooLarge {
@@ -234,6 +243,31 @@ pub fn decode_block(buf: &[u8], limit: usize) -> Result<Option<(usize, Vec<u8>)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_block_does_not_keep_the_room_of_the_ones_pipelined_after_it() {
+        // one small block followed by 200 KB of the next blocks, in one buffer
+        let mut buf = b"small article\r\n.\r\n".to_vec();
+        for _ in 0..2000 {
+            buf.extend_from_slice(&[b'x'; 98]);
+            buf.extend_from_slice(b"\r\n");
+        }
+        buf.extend_from_slice(b".\r\n");
+        let mut d = BlockDecoder::new(1 << 20);
+        let BlockStep::Done { consumed, block } = d.decode(&buf).unwrap() else {
+            panic!("first block not done")
+        };
+        assert_eq!(block, b"small article\r\n");
+        assert!(
+            block.capacity() <= block.len() + SLACK,
+            "{}",
+            block.capacity()
+        );
+        let BlockStep::Done { block, .. } = d.decode(&buf[consumed..]).unwrap() else {
+            panic!("second block not done")
+        };
+        assert_eq!(block.len(), 200_000);
+    }
 
     fn one(buf: &[u8]) -> (usize, Vec<u8>) {
         decode_block(buf, 1000).unwrap().unwrap()
