@@ -217,8 +217,10 @@ fn three_nodes_starttls_nntps_and_tcp_each_article_once() {
 fn peer_down_then_back_gets_its_whole_backlog_once() {
     let t = tempfile::tempdir().unwrap();
     let (a, b) = (Node::new(t.path(), "a"), Node::new(t.path(), "b"));
+    // Reconnection attempts at most 2 s apart: under a loaded machine B can take long to come
+    // back, and A's back-off (doubling up to 120 s by default) could then outlast the wait.
     a.write_config(&format!(
-        "[[peer]]\nname = \"{}\"\naddr = \"[::1]:{}\"\n\n",
+        "[[peer]]\nname = \"{}\"\naddr = \"[::1]:{}\"\nmax_reconnect_secs = 2\n\n",
         b.name, b.plain6
     ));
     b.write_config(&format!(

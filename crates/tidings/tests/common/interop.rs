@@ -29,17 +29,29 @@ pub fn free_port() -> u16 {
 /// Tests run in parallel processes, and a port the kernel hands to one of them, which closes
 /// it again until its daemon starts, can be handed to another a moment later: two nodes of
 /// different tests then share a port and one test's feeder delivers to the other test's node.
-/// So each port is also claimed with a file created atomically in a shared directory; a port
-/// another process has claimed (in the last ten minutes) is skipped.
+/// So ports are taken outside the kernel's ephemeral range (which the daemons listening on
+/// port 0 draw from), checked free by binding them, and claimed with a file created
+/// atomically in a shared directory; a port another process has claimed (in the last ten
+/// minutes) is skipped.
 pub fn free_port_on(addr: &str) -> u16 {
     let dir = std::env::temp_dir().join("tidings-test-ports");
     let _ = std::fs::create_dir_all(&dir);
-    for _ in 0..1000 {
-        let port = TcpListener::bind(addr)
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+    let ip: std::net::IpAddr = addr
+        .rsplit_once(':')
+        .map(|(h, _)| h.trim_matches(['[', ']']))
+        .and_then(|h| h.parse().ok())
+        .expect("free_port_on wants IP:PORT");
+    let (lo, hi) = outside_ephemeral();
+    let span = u32::from(hi - lo) + 1;
+    let seed = std::process::id().wrapping_mul(2_654_435_761)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+    for i in 0..span.min(5000) {
+        let port = lo + u16::try_from((seed.wrapping_add(i.wrapping_mul(7919))) % span).unwrap();
+        if TcpListener::bind(SocketAddr::new(ip, port)).is_err() {
+            continue;
+        }
         let claim = dir.join(port.to_string());
         if std::fs::OpenOptions::new()
             .write(true)
@@ -59,6 +71,26 @@ pub fn free_port_on(addr: &str) -> u16 {
         }
     }
     panic!("no unclaimed port on {addr}");
+}
+
+/// A port range the kernel does not hand out for port 0: below its ephemeral range (or above
+/// it, if the range starts low).
+fn outside_ephemeral() -> (u16, u16) {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok();
+    let (lo, hi) = range
+        .as_deref()
+        .and_then(|r| {
+            let mut it = r.split_whitespace().map(|v| v.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32768, 60999));
+    if lo >= 12_000 {
+        (10_000, lo - 1)
+    } else if hi <= 63_000 {
+        (hi + 1, 65_000)
+    } else {
+        (10_000, 11_999)
+    }
 }
 
 /// A blocking, byte-exact NNTP client. Large pipelined batches are written from a thread so
