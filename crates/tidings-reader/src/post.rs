@@ -300,9 +300,14 @@ pub(crate) async fn process(s: &mut Session, mut article: Vec<u8>) -> Result<Str
             Ok(_) => return Err(format!("Cancel target {target} is not here")),
             Err(_) => return Err("Storage error; try again later".to_owned()),
         };
-        let head = blocking(&svc.store, move |st| st.read(token, Part::Head))
-            .await
-            .map_err(|_| "Storage error; try again later".to_owned())?;
+        let t1 = target.clone();
+        let head = blocking(&svc.store, move |st| {
+            let mut head = Vec::new();
+            st.read_current_into(&t1, token, Part::Head, &mut head)
+                .map(|()| head)
+        })
+        .await
+        .map_err(|_| "Storage error; try again later".to_owned())?;
         let th = Headers::parse(&head).map_err(|_| "cancel not authorised".to_owned())?;
         let locks: Vec<&[u8]> = th.get_all("Cancel-Lock").map(|f| f.value()).collect();
         let ok = locks

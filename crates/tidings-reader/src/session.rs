@@ -954,48 +954,38 @@ impl Session {
     }
 
     async fn article(&mut self, r: Option<ArticleRef>, part: Part) {
-        let mut found = match self.resolve(r.clone()) {
+        let found = match self.resolve(r) {
             Ok(f) => f,
             Err(e) => return self.fail(e),
         };
+        let token = found.token;
+        let len = match part {
+            Part::Article => token.article_len(),
+            Part::Head => token.head_len(),
+            Part::Body => token.body_len(),
+        };
         // Small parts go through a buffer kept by the session (no allocation per article).
+        // (A record expiry moved after the look-up is read at its new place.)
         let mut data = std::mem::take(&mut self.scratch);
-        let mut looked_again = false;
-        loop {
-            let token = found.token;
-            let len = match part {
-                Part::Article => token.article_len(),
-                Part::Head => token.head_len(),
-                Part::Body => token.body_len(),
-            };
-            let read = if len <= INLINE_READ_MAX {
-                self.svc.store.read_into(token, part, &mut data)
-            } else {
-                blocking(&self.svc.store, move |s| s.read(token, part))
-                    .await
-                    .map(|v| data = v)
-            };
-            match read {
-                Ok(()) => break,
-                // Expiry moved the record (and deleted its old segment) after the look-up:
-                // look it up again, once.
-                Err(tidings_store::Error::Io(e))
-                    if e.kind() == std::io::ErrorKind::NotFound && !looked_again =>
-                {
-                    looked_again = true;
-                    found = match self.resolve(r.clone()) {
-                        Ok(f) => f,
-                        Err(e) => return self.fail(e),
-                    };
-                }
-                Err(_) => {
-                    return self.status(
-                        ReplyCode::INTERNAL_FAULT,
-                        "The article could not be read from storage",
-                    );
-                }
-            }
-        }
+        let r = if len <= INLINE_READ_MAX {
+            self.svc
+                .store
+                .read_current_into(&found.message_id, token, part, &mut data)
+        } else {
+            let id = found.message_id.clone();
+            blocking(&self.svc.store, move |s| {
+                let mut v = Vec::new();
+                s.read_current_into(&id, token, part, &mut v).map(|()| v)
+            })
+            .await
+            .map(|v| data = v)
+        };
+        if r.is_err() {
+            return self.status(
+                ReplyCode::INTERNAL_FAULT,
+                "The article could not be read from storage",
+            );
+        };
         let (code, what) = match part {
             Part::Article => (ReplyCode::ARTICLE_FOLLOWS, "article"),
             Part::Head => (ReplyCode::HEAD_FOLLOWS, "head"),

@@ -1132,6 +1132,28 @@ impl Store {
         Ok(v)
     }
 
+    /// [`Store::read_into`] for the article `message_id`, looked up at `token`: if its segment
+    /// file is gone because expiry moved the record after the caller's look-up (and deleted
+    /// the old segment), the id is looked up again and the part read from its new place, once.
+    /// A segment that is really lost still gives the I/O `NotFound` error.
+    pub fn read_current_into(
+        &self,
+        message_id: &str,
+        token: Token,
+        part: Part,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        match self.read_into(token, part, buf) {
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+                match self.lookup(message_id)? {
+                    Lookup::Present(moved) if moved != token => self.read_into(moved, part, buf),
+                    _ => Err(Error::Io(e)),
+                }
+            }
+            other => other,
+        }
+    }
+
     /// A streaming reader over a part, for large articles: positioned reads of 64 KiB, hashed
     /// as they go. The checksum can only be checked at the end: if it fails, the final `read`
     /// returns an `InvalidData` error instead of end-of-file and the record is quarantined, so

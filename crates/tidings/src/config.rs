@@ -796,8 +796,7 @@ impl Config {
                 ));
             }
         }
-        let public: Vec<String> = self
-            .listeners()
+        let public: Vec<String> = listeners
             .iter()
             .filter(|l| !l.addr.ip().is_loopback())
             .map(|l| l.addr.to_string())

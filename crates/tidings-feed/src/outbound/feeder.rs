@@ -324,21 +324,12 @@ fn load_one(store: &Store, e: &QueueEntry) -> Loaded {
         Ok(_) => return Loaded::Gone,
         Err(err) => return Loaded::Failed(err),
     };
-    match store.read(token, Part::Article) {
-        Ok(bytes) => Loaded::Article(bytes),
+    let mut bytes = Vec::new();
+    match store.read_current_into(&e.message_id, token, Part::Article, &mut bytes) {
+        Ok(()) => Loaded::Article(bytes),
         Err(Error::Corrupt { .. } | Error::Quarantined { .. }) => Loaded::Gone,
-        // Its segment file is gone: expiry moved the record meanwhile (a fresh look-up finds
-        // it elsewhere), or the file was lost (the same location again: nothing to send).
-        Err(Error::Io(io)) if io.kind() == std::io::ErrorKind::NotFound => {
-            match store.lookup(&e.message_id) {
-                Ok(Lookup::Present(t)) if t != token => match store.read(t, Part::Article) {
-                    Ok(bytes) => Loaded::Article(bytes),
-                    Err(err) => Loaded::Failed(err),
-                },
-                Ok(_) => Loaded::Gone,
-                Err(err) => Loaded::Failed(err),
-            }
-        }
+        // The segment file is lost (a record expiry moved is read at its new place).
+        Err(Error::Io(io)) if io.kind() == std::io::ErrorKind::NotFound => Loaded::Gone,
         Err(err) => Loaded::Failed(err),
     }
 }
