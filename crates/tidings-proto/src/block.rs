@@ -12,9 +12,6 @@ use thiserror::Error;
 /// Default maximum size of a decoded block (1 MiB).
 pub const DEFAULT_BLOCK_LIMIT: usize = 1 << 20;
 
-/// Unused capacity a finished block may keep (see `BlockDecoder::finish`).
-const SLACK: usize = 4096;
-
 /// Outcome of one [`BlockDecoder::decode`] call that did not fail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlockStep {
@@ -149,13 +146,7 @@ impl BlockDecoder {
     fn finish(&mut self, consumed: usize) -> Result<BlockStep, BlockError> {
         let discarded = self.wire.saturating_add(consumed);
         let overflow = self.overflow;
-        let mut block = std::mem::take(&mut self.out);
-        // `decode` reserved room for the whole buffer it was given, which holds the articles
-        // pipelined after this one too: give back what this block does not use, so that a
-        // queued article does not keep tens of KB it does not need.
-        if block.capacity() - block.len() > SLACK.max(block.len()) {
-            block.shrink_to_fit();
-        }
+        let block = std::mem::take(&mut self.out);
         self.reset();
         if overflow {
             Err(BlockError::TooLarge {
@@ -175,10 +166,6 @@ impl BlockDecoder {
     /// has been consumed.
     pub fn decode(&mut self, buf: &[u8]) -> Result<BlockStep, BlockError> {
         let mut i = 0;
-        if !self.overflow {
-            let want = buf.len().min(self.limit.saturating_sub(self.out.len()));
-            self.out.reserve(want);
-        }
         loop {
             if self.at_line_start {
                 match buf.get(i) {
@@ -259,7 +246,7 @@ mod tests {
         };
         assert_eq!(block, b"small article\r\n");
         assert!(
-            block.capacity() <= block.len() + SLACK,
+            block.capacity() <= block.len() + 4096,
             "{}",
             block.capacity()
         );
