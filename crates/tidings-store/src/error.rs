@@ -61,7 +61,10 @@ impl Error {
     /// database is locked.
     #[must_use]
     pub fn is_already_open(&self) -> bool {
-        matches!(self, Error::Db(redb::Error::DatabaseAlreadyOpen))
+        matches!(
+            self,
+            Error::Db(redb::Error::DatabaseAlreadyOpen | redb::Error::LockProtocolMismatch)
+        )
     }
 }
 

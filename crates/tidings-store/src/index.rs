@@ -307,6 +307,34 @@ impl<'t> Wtx<'t> {
         Ok(())
     }
 
+    /// Remembers `id` as refused at `at`, unless it is stored (one look-up of its key).
+    pub fn hist_reject(&mut self, id: &str, at: i64) -> Result<()> {
+        let key = hist_key(id);
+        let mut entries: Vec<HistEntry<'static>> = Vec::new();
+        if let Some(v) = self.hist.get(self.history, key)? {
+            let hv: HistValue<'_> = decode(&v, "history")?;
+            for e in hv.entries {
+                if e.id() == id {
+                    if matches!(e, HistEntry::Present { .. }) {
+                        return Ok(());
+                    }
+                } else {
+                    entries.push(e.into_owned());
+                }
+            }
+        }
+        entries.push(HistEntry::Rejected {
+            id: Cow::Owned(id.to_owned()),
+            at,
+        });
+        let bytes = encode(&HistValue {
+            v: IDX_VERSION,
+            entries,
+        })?;
+        self.hist.insert(key, &bytes);
+        Ok(())
+    }
+
     /// Records an article: history, overview rows, group counters and segment
     /// statistics. `places` are (group name, group id, number).
     /// `key_free`: the caller has just seen that no history entry uses the id's key, so the

@@ -562,7 +562,7 @@ impl Store {
                 }
                 // open elsewhere: a running server would go on with the files replaced
                 // under it, so refuse before anything is written
-                Err(e) if open_elsewhere(&e) => return Err(e),
+                Err(e) if e.is_already_open() => return Err(e),
                 Err(e) => rep.problems.push(format!(
                     "old index unreadable: {e}; group settings are lost"
                 )),
@@ -673,14 +673,6 @@ impl Store {
         });
         Ok(rep)
     }
-}
-
-/// Whether opening the index failed because it is open elsewhere (redb's file lock is held).
-fn open_elsewhere(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::Db(redb::Error::DatabaseAlreadyOpen | redb::Error::LockProtocolMismatch)
-    )
 }
 
 /// The groups of the old index. A record that cannot be decoded loses only its own group's

@@ -1378,10 +1378,7 @@ pub(crate) fn put_rejects(wtx: &mut Wtx<'_>, rejects: &[(&str, i64)]) -> Result<
         if !valid_message_id(id) {
             continue;
         }
-        if let Some(HistEntry::Present { .. }) = wtx.hist_get(id)? {
-            continue;
-        }
-        wtx.hist_put(id, Some(HistEntry::Rejected { id: id.into(), at }))?;
+        wtx.hist_reject(id, at)?;
     }
     Ok(())
 }
