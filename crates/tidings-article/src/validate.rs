@@ -273,7 +273,7 @@ fn validate(h: &Headers<'_>, mode: Mode) -> Result<(), ValidationError> {
         let Some(&(name, id, single)) = KNOWN.get(idx) else {
             continue;
         };
-        if seen[idx] && single && (mode == Mode::Injection || idx < REQUIRED_IN_TRANSIT) {
+        if seen[idx] && single && (mode == Mode::Injection || idx < REQUIRED_IN_TRANSIT.len()) {
             return Err(ValidationError::DuplicateHeader(name));
         }
         seen[idx] = true;
@@ -284,7 +284,7 @@ fn validate(h: &Headers<'_>, mode: Mode) -> Result<(), ValidationError> {
         check_field(name, id, v, mode)?;
     }
     let required: &[usize] = match mode {
-        Mode::Transit => &[0, 1, 2, 3, 4, 5],
+        Mode::Transit => &REQUIRED_IN_TRANSIT,
         Mode::Injection => &[0, 3, 5],
     };
     for &r in required {
@@ -295,9 +295,9 @@ fn validate(h: &Headers<'_>, mode: Mode) -> Result<(), ValidationError> {
     Ok(())
 }
 
-/// The first this many entries of [`KNOWN`] are the headers transit requires (From, Date,
-/// Message-ID, Newsgroups, Path, Subject); only their duplicates are refused in transit.
-const REQUIRED_IN_TRANSIT: usize = 6;
+/// The entries of [`KNOWN`] that transit requires (From, Date, Message-ID, Newsgroups, Path,
+/// Subject: the first six); only their duplicates are refused in transit.
+const REQUIRED_IN_TRANSIT: [usize; 6] = [0, 1, 2, 3, 4, 5];
 
 /// Headers whose syntax transit checks: those the server acts on (age, look-up, routing, loop
 /// detection, control processing). INN's innd does not check the others either.

@@ -342,7 +342,7 @@ pub fn execute(req: &Request, target: Target<'_>) -> Result<Vec<String>> {
             // Slices of 1,000 entries: the writer (articles arriving meanwhile) gets the
             // store between them.
             let p = store()?
-                .expire_all(target.expire, now(), 1000, usize::MAX)
+                .expire_all(target.expire, now(), crate::serve::EXPIRE_SLICE, usize::MAX)
                 .context("expiring")?;
             Ok(expire_lines(&p))
         }

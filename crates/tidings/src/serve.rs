@@ -247,7 +247,7 @@ async fn bind(l: &ListenConfig) -> Result<TcpListener> {
 }
 
 /// Entries an expiry slice examines before the writer gets the store back.
-const EXPIRE_SLICE: usize = 1000;
+pub(crate) const EXPIRE_SLICE: usize = 1000;
 
 /// Runs an expiry pass every `every` (the first one `every` after start), in slices on a
 /// blocking thread so that the writer and readers keep going, until `shutdown` fires.

@@ -45,6 +45,12 @@ const MAX_CHECKED: usize = 65_536;
 /// Most group names a session remembers as carried or not (the cache is cleared past it).
 const MAX_CARRIED_CACHE: usize = 10_000;
 
+/// Article bytes a session may have handed to the store and not had stored yet (permits of
+/// its `unstored` semaphore): `[transit] max_pending_bytes`, as a semaphore can count it.
+fn unstored_bound(config: &crate::policy::TransitConfig) -> usize {
+    config.max_pending_bytes.clamp(1, Semaphore::MAX_PERMITS)
+}
+
 /// How long the last replies may take to write at the end.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -124,11 +130,7 @@ pub(crate) async fn run(
     let writer = tokio::spawn(write_replies(wr, rx, idle));
     let start = peer.counters.snapshot();
     tracing::info!(peer = %peer.name, by = ?peer.by, "transit session started");
-    let unstored = Arc::new(Semaphore::new(
-        svc.config
-            .max_pending_bytes
-            .clamp(1, Semaphore::MAX_PERMITS),
-    ));
+    let unstored = Arc::new(Semaphore::new(unstored_bound(&svc.config)));
     let mut s = Session {
         lines: LineDecoder::new(svc.max_line),
         block: BlockDecoder::new(svc.config.max_article),
@@ -504,17 +506,15 @@ impl Session {
             PeerCounters::add(&self.counters().deferred, 1);
             return self.reply(ReplyCode::CHECK_LATER, id).await;
         };
-        if history == History::Unknown
-            && !self.checked.contains_key(id)
-            && self.checked.len() >= MAX_CHECKED
-        {
+        let new_claim = history == History::Unknown && !self.checked.contains_key(id);
+        if new_claim && self.checked.len() >= MAX_CHECKED {
             // Answered 238 this many times without the TAKETHIS that should follow: ask the
             // peer to offer it again later rather than keep claims without bound.
             PeerCounters::add(&self.counters().deferred, 1);
             return self.reply(ReplyCode::CHECK_LATER, id).await;
         }
         let mut elsewhere = false;
-        if history == History::Unknown && !self.checked.contains_key(id) {
+        if new_claim {
             match self.svc.in_flight.claim(id, Instant::now()) {
                 Some(g) => {
                     self.checked.insert(id.to_owned(), g);
@@ -691,11 +691,7 @@ impl Session {
         let len = article.bytes.len() as u64;
         // Wait (not reading from the peer meanwhile) until this article fits under the bound
         // of unstored bytes; one larger than the whole bound waits until the others are stored.
-        let bound = self
-            .svc
-            .config
-            .max_pending_bytes
-            .clamp(1, Semaphore::MAX_PERMITS);
+        let bound = unstored_bound(&self.svc.config);
         let want = u32::try_from(article.bytes.len().clamp(1, bound)).unwrap_or(u32::MAX);
         let Ok(permit) = Arc::clone(&self.unstored).acquire_many_owned(want).await else {
             return Err(Closed);

@@ -104,6 +104,15 @@ async fn write_all_progress<W: tokio::io::AsyncWrite + Unpin>(
 }
 
 impl Conn {
+    fn new(stream: Stream, io_timeout: Duration) -> Self {
+        Conn {
+            stream,
+            buf: Vec::with_capacity(8192),
+            dec: ResponseDecoder::default(),
+            io_timeout,
+        }
+    }
+
     async fn write(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
         write_all_progress(&mut self.stream, bytes, self.io_timeout).await
     }
@@ -229,12 +238,7 @@ async fn connect(ctx: &Ctx) -> Result<Conn, ConnError> {
     if let Some(tcp) = stream.tcp() {
         let _ = tcp.set_nodelay(true);
     }
-    let mut conn = Conn {
-        stream,
-        buf: Vec::with_capacity(8192),
-        dec: ResponseDecoder::default(),
-        io_timeout: t,
-    };
+    let mut conn = Conn::new(stream, t);
     let greeting = conn.response().await?;
     if !matches!(greeting.code.0, 200 | 201) {
         return Err(ConnError::Unexpected(format!(
@@ -254,12 +258,7 @@ async fn connect(ctx: &Ctx) -> Result<Conn, ConnError> {
         let up = stream
             .starttls_client(buf, c, tls::server_name(host)?, t)
             .await?;
-        conn = Conn {
-            stream: up.stream,
-            buf: Vec::with_capacity(8192),
-            dec: ResponseDecoder::default(),
-            io_timeout: t,
-        };
+        conn = Conn::new(up.stream, t);
     }
     if let Some(user) = &ctx.cfg.user {
         let r = conn
@@ -286,12 +285,7 @@ async fn connect(ctx: &Ctx) -> Result<Conn, ConnError> {
         if r.code.0 == 206 {
             // Whatever follows the 206 is already compressed.
             let Conn { stream, buf, .. } = conn;
-            conn = Conn {
-                stream: stream.compress(buf)?,
-                buf: Vec::with_capacity(8192),
-                dec: ResponseDecoder::default(),
-                io_timeout: t,
-            };
+            conn = Conn::new(stream.compress(buf)?, t);
         } else {
             tracing::info!(peer = %ctx.cfg.name, code = r.code.0,
                 "the peer does not take COMPRESS DEFLATE; feeding uncompressed");
@@ -380,25 +374,23 @@ fn add(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
 }
 
-/// One connection's life: connect, negotiate, feed until the queue is empty or shutdown.
 /// Counts a connection in [`FeedCounters::up`] while it lives.
 struct Up<'a>(&'a FeedCounters);
 
 impl<'a> Up<'a> {
     fn new(counters: &'a FeedCounters) -> Self {
-        counters
-            .up
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        counters.up.fetch_add(1, Ordering::Relaxed);
         Up(counters)
     }
 }
 
 impl Drop for Up<'_> {
     fn drop(&mut self) {
-        self.0.up.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.up.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
+/// One connection's life: connect, negotiate, feed until the queue is empty or shutdown.
 async fn session(ctx: &Ctx, in_flight: &mut Vec<QueueEntry>) -> Result<(), ConnError> {
     let mut conn = connect(ctx).await?;
     let mut mode = Mode::Ihave;
