@@ -116,6 +116,23 @@ impl Default for AccessRule {
 }
 
 impl AccessRule {
+    /// Checks the values: `(key, message)` for each problem, keys relative to the rule
+    /// (`read`, `post`). An empty wildmat is valid (nothing); a malformed one is a problem
+    /// (it would otherwise grant nothing, silently).
+    #[must_use]
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        for (key, pattern) in [("read", &self.read), ("post", &self.post)] {
+            let p = pattern.trim();
+            if !p.is_empty()
+                && let Err(e) = Wildmat::parse(p)
+            {
+                out.push((key, format!("bad wildmat: {e}")));
+            }
+        }
+        out
+    }
+
     /// Whether the rule applies to a client at `ip` authenticated as `user`.
     #[must_use]
     pub fn applies(&self, ip: IpAddr, user: Option<&str>) -> bool {

@@ -480,14 +480,7 @@ pub fn rebuild(cfg: &crate::config::Config) -> Result<Vec<String>> {
             tracing::info!(progress = ?p, "rebuilding");
         }
     })
-    .map_err(|e| {
-        let hint = if e.is_already_open() {
-            " (the store is open: stop the server first)"
-        } else {
-            ""
-        };
-        anyhow!(e).context(format!("rebuilding {}{hint}", dir.display()))
-    })?;
+    .map_err(|e| crate::serve::store_error(e, "rebuilding", &dir))?;
     let mut lines = vec![format!(
         "records={} indexed={} bad_records={} groups_kept={} groups_created={}",
         r.records, r.indexed, r.bad_records, r.groups_kept, r.groups_created

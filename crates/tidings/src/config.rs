@@ -694,15 +694,8 @@ impl Config {
             ));
         }
         for (i, r) in self.access.iter().enumerate() {
-            for (key, pattern) in [("read", &r.read), ("post", &r.post)] {
-                if !pattern.trim().is_empty()
-                    && let Err(e) = tidings_article::Wildmat::parse(pattern.trim())
-                {
-                    errors.push(err(
-                        format!("access[{i}].{key}"),
-                        format!("bad wildmat: {e}"),
-                    ));
-                }
+            for (key, m) in r.problems() {
+                errors.push(err(format!("access[{i}].{key}"), m));
             }
         }
         let mut names = HashSet::new();

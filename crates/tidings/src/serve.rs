@@ -67,14 +67,23 @@ pub fn store_config(cfg: &Config) -> tidings_store::Config {
 /// Opens (or creates) the store of the configured data directory.
 pub fn open_store(cfg: &Config) -> Result<Store> {
     let dir = store_dir(&cfg.node.data_dir);
-    Store::open(&dir, store_config(cfg)).map_err(|e| {
-        let hint = if e.is_already_open() {
-            " (a server, or an admin command, has it open)"
-        } else {
-            ""
-        };
-        anyhow!(e).context(format!("opening the store in {}{hint}", dir.display()))
-    })
+    Store::open(&dir, store_config(cfg)).map_err(|e| store_error(e, "opening", &dir))
+}
+
+/// A store error with what was being done to which store directory, and a hint when the
+/// store is locked by another process.
+pub fn store_error(e: tidings_store::Error, doing: &str, dir: &Path) -> anyhow::Error {
+    let hint = if e.is_already_open() {
+        " (a server, or an admin command, has it open)"
+    } else {
+        ""
+    };
+    anyhow!(e).context(format!("{doing} the store in {}{hint}", dir.display()))
+}
+
+/// Whether the store of a data directory has been created (its index exists).
+fn store_exists(data_dir: &Path) -> bool {
+    store_dir(data_dir).join("index.redb").exists()
 }
 
 /// Opens the store of the configured data directory for an admin command: refuses to
@@ -82,7 +91,7 @@ pub fn open_store(cfg: &Config) -> Result<Store> {
 /// not make an empty store there; the server creates the store and its initial groups).
 pub fn open_existing_store(cfg: &Config) -> Result<Store> {
     let dir = store_dir(&cfg.node.data_dir);
-    if !dir.join("index.redb").exists() {
+    if !store_exists(&cfg.node.data_dir) {
         bail!(
             "no store in {} and no server answering on its control socket: start the server \
              (tidings serve) first, or give the --config of the server (node.data_dir)",
@@ -124,7 +133,7 @@ pub fn run(cfg: Config) -> Result<()> {
     let data_dir = cfg.node.data_dir.clone();
     create_data_dir(&data_dir)?;
     let pathhost = cfg.pathhost();
-    let fresh = !store_dir(&data_dir).join("index.redb").exists();
+    let fresh = !store_exists(&data_dir);
     let store = Arc::new(open_store(&cfg)?);
     let report = store.recovery_report();
     if report.reindexed > 0 || report.truncated_bytes > 0 || !report.problems.is_empty() {

@@ -151,22 +151,20 @@ impl Daemon {
 
     /// SIGTERM, then waits (bounded) for the exit; returns whether it exited successfully.
     pub fn stop(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else {
+        if self.child.is_none() {
             return true;
-        };
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status.success();
-            }
-            std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        false
+        self.signal("TERM");
+        match self.wait_exit(WAIT) {
+            Some(status) => status.success(),
+            None => {
+                if let Some(mut child) = self.child.take() {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+                false
+            }
+        }
     }
 
     /// Waits (bounded by `limit`) for the process to exit; its exit status, `None` if it is
