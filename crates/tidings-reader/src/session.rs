@@ -537,54 +537,48 @@ impl Session {
         }
     }
 
-    /// Reads a dot-terminated block and drops it (limit 0: nothing is kept).
-    async fn discard_block(&mut self) -> Result<(), Closed> {
-        let mut dec = BlockDecoder::new(0);
+    /// Reads one dot-terminated block of at most `limit` octets from the connection: the
+    /// un-stuffed block, or `Err(BlockError::TooLarge)` once an over-size one has been read
+    /// to its end (the connection stays in step either way).
+    async fn read_block(&mut self, limit: usize) -> Result<Result<Vec<u8>, BlockError>, Closed> {
+        let mut dec = BlockDecoder::new(limit);
         loop {
-            let consumed = match dec.decode(&self.rbuf) {
-                Ok(BlockStep::NeedMore { consumed }) => consumed,
-                Ok(BlockStep::Done { consumed, .. })
-                | Err(BlockError::TooLarge { consumed, .. }) => {
-                    self.rbuf.drain(..consumed.min(self.rbuf.len()));
-                    return Ok(());
-                }
+            let step = dec.decode(&self.rbuf);
+            let consumed = match &step {
+                Ok(s) => s.consumed(),
+                Err(BlockError::TooLarge { consumed, .. }) => *consumed,
             };
             self.rbuf.drain(..consumed.min(self.rbuf.len()));
-            self.fill(false).await?;
+            match step {
+                Ok(BlockStep::NeedMore { .. }) => self.fill(false).await?,
+                Ok(BlockStep::Done { block, .. }) => return Ok(Ok(block)),
+                Err(e) => return Ok(Err(e)),
+            }
         }
+    }
+
+    /// Reads a dot-terminated block and drops it (limit 0: nothing is kept).
+    async fn discard_block(&mut self) -> Result<(), Closed> {
+        self.read_block(0).await.map(|_| ())
     }
 
     async fn receive_post(&mut self) -> Result<(), Closed> {
         self.flush().await?;
-        let mut dec = BlockDecoder::new(self.svc.config.max_article);
-        loop {
-            match dec.decode(&self.rbuf) {
-                Ok(BlockStep::NeedMore { consumed }) => {
-                    self.rbuf.drain(..consumed.min(self.rbuf.len()));
-                    self.fill(false).await?;
-                }
-                Ok(BlockStep::Done { consumed, block }) => {
-                    self.rbuf.drain(..consumed.min(self.rbuf.len()));
-                    match crate::post::process(self, block).await {
-                        Ok(text) => self.status(ReplyCode::POST_OK, &text),
-                        Err(text) => self.status(ReplyCode::POSTING_FAILED, &text),
-                    }
-                    return Ok(());
-                }
-                Err(BlockError::TooLarge {
-                    consumed,
-                    discarded,
-                    limit,
-                }) => {
-                    self.rbuf.drain(..consumed.min(self.rbuf.len()));
-                    let text = format!(
-                        "Article too large ({discarded} octets; the limit is {limit}); not posted"
-                    );
-                    self.status(ReplyCode::POSTING_FAILED, &text);
-                    return Ok(());
-                }
+        match self.read_block(self.svc.config.max_article).await? {
+            Ok(block) => match crate::post::process(self, block).await {
+                Ok(text) => self.status(ReplyCode::POST_OK, &text),
+                Err(text) => self.status(ReplyCode::POSTING_FAILED, &text),
+            },
+            Err(BlockError::TooLarge {
+                discarded, limit, ..
+            }) => {
+                let text = format!(
+                    "Article too large ({discarded} octets; the limit is {limit}); not posted"
+                );
+                self.status(ReplyCode::POSTING_FAILED, &text);
             }
         }
+        Ok(())
     }
 
     async fn handle_line(&mut self, line: &[u8]) -> Flow {
