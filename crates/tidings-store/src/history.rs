@@ -379,11 +379,23 @@ impl History {
         &self,
         from: u64,
         max: usize,
+        visit: impl FnMut(u64, &[u8], bool) -> Result<()>,
+    ) -> Result<Option<u64>> {
+        self.scan_until(from, u64::MAX, max, visit)
+    }
+
+    /// [`History::scan`] that also stops at the log offset `until` (records starting before
+    /// it are visited; `None` once it is reached).
+    pub fn scan_until(
+        &self,
+        from: u64,
+        until: u64,
+        max: usize,
         mut visit: impl FnMut(u64, &[u8], bool) -> Result<()>,
     ) -> Result<Option<u64>> {
         let (file, len) = {
             let i = self.inner.read().map_err(|_| lock_err())?;
-            (i.file.clone(), i.len)
+            (i.file.clone(), i.len.min(until))
         };
         let mut off = from.max(LOG_HDR);
         let mut n = 0;

@@ -306,24 +306,11 @@ impl Store {
                 return Ok(false);
             }
             let mut recs = Vec::new();
-            let mut next = self
+            let next = self
                 .history
-                .scan(from, 4096, |k, v, live| keep_live(&mut recs, k, v, live))?;
-            if next.is_none_or(|c| c > snap.hist_len) {
-                // this slice ran past the snapshot's length: walk it again record by record
-                recs.clear();
-                let mut at = from;
-                while at < snap.hist_len {
-                    match self
-                        .history
-                        .scan(at, 1, |k, v, live| keep_live(&mut recs, k, v, live))?
-                    {
-                        Some(c) => at = c,
-                        None => break,
-                    }
-                }
-                next = None;
-            }
+                .scan_until(from, snap.hist_len, 4096, |k, v, live| {
+                    keep_live(&mut recs, k, v, live)
+                })?;
             if !self.same_history(snap)? {
                 return Ok(false);
             }
