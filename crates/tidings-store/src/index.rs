@@ -295,6 +295,11 @@ impl<'t> Wtx<'t> {
         if let Some(e) = entry {
             entries.push(e.into_owned());
         }
+        self.hist_write(key, entries)
+    }
+
+    /// Writes the history value of `key` (removes it when `entries` is empty).
+    fn hist_write(&mut self, key: u64, entries: Vec<HistEntry<'_>>) -> Result<()> {
         if entries.is_empty() {
             self.hist.remove(key);
         } else {
@@ -327,12 +332,7 @@ impl<'t> Wtx<'t> {
             id: Cow::Owned(id.to_owned()),
             at,
         });
-        let bytes = encode(&HistValue {
-            v: IDX_VERSION,
-            entries,
-        })?;
-        self.hist.insert(key, &bytes);
-        Ok(())
+        self.hist_write(key, entries)
     }
 
     /// Records an article: history, overview rows, group counters and segment
